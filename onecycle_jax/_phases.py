@@ -1,0 +1,166 @@
+"""The phase arithmetic of a one cycle: where each phase ends, and the
+annealed value at a step.
+
+PyTorch's OneCycleLR places the phase ends at ``pct_start * T - 1``
+(``2 * pct_start * T - 2`` for the middle of three phases) and ``T - 1``.
+Those ends are fractional, and near them the textbook formula
+``end + (start - end) / 2 * (cos(pi * pct) + 1)`` cancels catastrophically
+in float32. Two things keep every step exact to a few float32 ulps:
+
+- a phase end is held as an integer part plus a small float fraction, so the
+  distance from a step to either end of its phase is an exact integer
+  difference plus a fraction;
+- the cosine is written in half-angle form, ``sin(pi / 2 * x) ** 2``, on the
+  distance to the *nearer* end, so no term is a difference of two numbers
+  that are almost equal.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from onecycle_jax._validate import INT32_MAX, is_traced
+
+
+def float_dtype() -> jnp.dtype:
+    """float64 under ``jax_enable_x64``, float32 otherwise."""
+    return jnp.dtype(jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
+
+
+class Boundary(NamedTuple):
+    """A phase end at step ``whole + frac``, with ``whole >= 0``."""
+
+    whole: jax.Array  # int32
+    frac: jax.Array  # float, in (-2, 2)
+
+
+def _split(whole: Any, frac: Any, xp: Any) -> tuple[Any, Any]:
+    # Negative ends (a warm-up shorter than a step) keep whole at 0 so that
+    # no integer difference below can leave the int32 range.
+    clipped = xp.maximum(whole, 0)
+    return clipped, frac + (whole - clipped).astype(frac.dtype)
+
+
+def phase_ends(
+    pct_start: Any, total_steps: Any, three_phase: bool
+) -> tuple[Boundary, ...]:
+    """The end step of each phase, as PyTorch defines them.
+
+    With concrete ``pct_start`` and ``total_steps`` the ends are computed in
+    float64 on the host, exactly as PyTorch does, and split into an int32
+    step and a float fraction; with traced values they are computed in the
+    default float dtype on the device.
+    """
+    dtype = float_dtype()
+    if not (is_traced(pct_start) or is_traced(total_steps)):
+        xp = np
+        peak = np.asarray(pct_start, np.float64) * np.asarray(total_steps, np.float64)
+        last = np.asarray(total_steps, np.int64) - 1
+    else:
+        xp = jnp
+        peak = jnp.asarray(pct_start).astype(dtype) * jnp.asarray(total_steps).astype(
+            dtype
+        )
+        last = jnp.asarray(total_steps).astype(jnp.int32) - 1
+    # pct_start * T = floor + frac exactly; the ends are whole steps away.
+    floor = xp.floor(peak)
+    frac = peak - floor
+    floor = floor.astype(xp.int64 if xp is np else jnp.int32)
+    ends = [_split(floor - 1, frac, xp)]
+    if three_phase:
+        ends.append(_split(2 * floor - 2, 2 * frac, xp))
+    ends.append((last, xp.zeros_like(frac)))
+    return tuple(
+        Boundary(jnp.asarray(whole).astype(jnp.int32), jnp.asarray(f).astype(dtype))
+        for whole, f in ends
+    )
+
+
+def steps(count: Any, total_steps: Any, last_epoch: Any) -> tuple[jax.Array, ...]:
+    """PyTorch's step for each optax count, and where the cycle is over.
+
+    Returns ``(step, done)``: ``step = count + last_epoch + 1`` clipped to
+    ``[last_epoch + 1, total_steps - 1]`` as int32, and ``done`` where the
+    unclipped step is at or past ``total_steps``. No sum can overflow, even
+    for a count of ``2**31 - 1``.
+    """
+    count = jnp.asarray(count)
+    if not jnp.issubdtype(count.dtype, jnp.integer):
+        raise TypeError(
+            f"count must be an integer step count, got dtype {count.dtype}; "
+            "optax passes int32 counts, so pass jnp.arange(n) or an int"
+        )
+    if count.dtype.itemsize >= 4:
+        count = jnp.clip(count, 0, INT32_MAX)
+    count = jnp.maximum(count.astype(jnp.int32), 0)
+    total = jnp.asarray(total_steps).astype(jnp.int32)
+    offset = jnp.asarray(last_epoch).astype(jnp.int32) + 1
+    done = count >= total - offset
+    step = jnp.where(done, total - 1, count + offset)
+    return step, done
+
+
+def locate(step: jax.Array, ends: tuple[Boundary, ...]) -> tuple[jax.Array, ...]:
+    """The phase of each step and its fractional distance to both phase ends.
+
+    Returns ``(phase, near_start, weight)``: ``phase`` indexes ``ends``,
+    ``near_start`` says which end is nearer, and ``weight`` is the fraction
+    of the phase between the step and that nearer end (0 at the end itself).
+    A phase of zero width counts as finished: its end value applies.
+    """
+    dtype = ends[0].frac.dtype
+    phase = jnp.full(step.shape, len(ends) - 1, jnp.int32)
+    # PyTorch takes the first phase whose end is not before the step.
+    for index in reversed(range(len(ends) - 1)):
+        inside = (step - ends[index].whole).astype(dtype) <= ends[index].frac
+        phase = jnp.where(inside, index, phase)
+    zero = Boundary(jnp.zeros((), jnp.int32), jnp.zeros((), dtype))
+    starts = (zero, *ends[:-1])
+    start = _pick(phase, starts)
+    end = _pick(phase, ends)
+    from_start = (step - start.whole).astype(dtype) - start.frac
+    to_end = (end.whole - step).astype(dtype) + end.frac
+    width = from_start + to_end
+    safe = jnp.where(width > 0, width, 1)
+    near_start = (from_start <= to_end) & (width > 0)
+    weight = jnp.where(near_start, from_start, jnp.where(width > 0, to_end, 0)) / safe
+    return phase, near_start, weight
+
+
+def _pick(phase: jax.Array, boundaries: tuple[Boundary, ...]) -> Boundary:
+    whole, frac = boundaries[-1]
+    for index in reversed(range(len(boundaries) - 1)):
+        whole = jnp.where(phase == index, boundaries[index].whole, whole)
+        frac = jnp.where(phase == index, boundaries[index].frac, frac)
+    return Boundary(whole, frac)
+
+
+def anneal(
+    located: tuple[jax.Array, ...],
+    values: tuple[jax.Array, ...],
+    strategy: str,
+) -> jax.Array:
+    """The annealed value at each located step.
+
+    Args:
+      located: the output of :func:`locate`.
+      values: the value at each phase boundary, starting one: ``values[i]``
+        starts phase ``i`` and ``values[i + 1]`` ends it.
+      strategy: ``"cos"`` or ``"linear"``.
+    """
+    phase, near_start, weight = located
+    start = values[-2]
+    end = values[-1]
+    for index in reversed(range(len(values) - 2)):
+        start = jnp.where(phase == index, values[index], start)
+        end = jnp.where(phase == index, values[index + 1], end)
+    if strategy == "cos":
+        # (1 + cos(pi * p)) / 2 == sin(pi / 2 * (1 - p)) ** 2, with no cancellation.
+        weight = jnp.square(jnp.sin(weight * (np.pi / 2)))
+    origin = jnp.where(near_start, start, end)
+    target = jnp.where(near_start, end, start)
+    return origin + (target - origin) * weight

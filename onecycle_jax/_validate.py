@@ -1,0 +1,206 @@
+"""Checks on one-cycle hyperparameters.
+
+Two kinds of check live here, and each function says which it is:
+
+- host checks run when a schedule is built from concrete values (Python or
+  NumPy numbers, concrete JAX arrays) and raise ``TypeError`` or
+  ``ValueError`` naming the argument, the value and what is allowed;
+- in-graph checks (:func:`check`) run inside compiled code on traced values
+  through :mod:`jax.experimental.checkify`, so a vmapped sweep can fail
+  loudly too.
+
+Both read the same table of rules, so the two never disagree.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import checkify
+
+INT32_MAX = int(np.iinfo(np.int32).max)
+
+# name -> (predicate over an array module, what is allowed)
+_Rule = tuple[Callable[[Any, Any], Any], str]
+FLOAT_RULES: dict[str, _Rule] = {
+    "max_lr": (lambda x, xp: (x > 0) & xp.isfinite(x), "positive and finite"),
+    "div_factor": (lambda x, xp: (x > 0) & xp.isfinite(x), "positive and finite"),
+    "final_div_factor": (
+        lambda x, xp: (x > 0) & xp.isfinite(x),
+        "positive and finite",
+    ),
+    "pct_start": (lambda x, xp: (x >= 0) & (x <= 1), "in [0, 1]"),
+    "base_momentum": (lambda x, xp: (x >= 0) & (x <= 1), "in [0, 1]"),
+    "max_momentum": (lambda x, xp: (x >= 0) & (x <= 1), "in [0, 1]"),
+}
+INT_RULES: dict[str, _Rule] = {
+    "total_steps": (
+        lambda x, xp: (x >= 1) & (x <= INT32_MAX),
+        f"a positive integer no larger than 2**31 - 1 = {INT32_MAX}",
+    ),
+    "epochs": (
+        lambda x, xp: (x >= 1) & (x <= INT32_MAX),
+        "a positive integer",
+    ),
+    "steps_per_epoch": (
+        lambda x, xp: (x >= 1) & (x <= INT32_MAX),
+        "a positive integer",
+    ),
+    "last_epoch": (
+        lambda x, xp: (x >= -1) & (x < INT32_MAX),
+        "an integer >= -1 (-1 starts a new cycle)",
+    ),
+}
+PER_GROUP = ("max_lr", "base_momentum", "max_momentum")
+THREE_PHASE_RULE = "at most 0.5 when three_phase=True (the phases would overlap)"
+
+
+def is_traced(value: Any) -> bool:
+    """Whether ``value`` is an abstract value inside a JAX transformation."""
+    return isinstance(value, jax.core.Tracer)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray | jax.Array) and value.ndim == 0:
+        value = value.item()
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _is_real_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def host_float(name: str, value: Any, *, per_group: bool = False) -> Any:
+    """Host check: returns a float64 NumPy array for a concrete ``value``.
+
+    Traced values are returned unchanged; :func:`check` covers them.
+    """
+    if is_traced(value):
+        return value
+    allowed = "a number" + (", or one per parameter group" if per_group else "")
+    if isinstance(value, str | bytes) or value is None:
+        raise TypeError(f"{name} must be {allowed}, got {_describe(value)}")
+    if isinstance(value, Sequence):
+        if not per_group:
+            raise TypeError(f"{name} must be {allowed}, got {_describe(value)}")
+        if len(value) == 0:
+            raise ValueError(f"{name} must have at least one value, got {value!r}")
+        for item in value:
+            if not _is_real_number(item) and not (
+                isinstance(item, np.ndarray | jax.Array) and item.ndim == 0
+            ):
+                raise TypeError(
+                    f"{name} must hold numbers, got {_describe(item)} in {value!r}"
+                )
+    elif not _is_real_number(value) and not isinstance(value, np.ndarray | jax.Array):
+        raise TypeError(f"{name} must be {allowed}, got {_describe(value)}")
+    array = np.asarray(value)
+    if array.dtype == np.bool_ or not (
+        np.issubdtype(array.dtype, np.integer)
+        or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise TypeError(f"{name} must be {allowed}, got {_describe(value)}")
+    if array.ndim > (1 if per_group else 0):
+        raise ValueError(
+            f"{name} must be {'a scalar or 1-D' if per_group else 'a scalar'}, "
+            f"got shape {array.shape}"
+        )
+    array = array.astype(np.float64)
+    predicate, rule = FLOAT_RULES[name]
+    if not np.all(predicate(array, np)):
+        raise ValueError(f"{name} must be {rule}, got {value!r}")
+    return array
+
+
+def host_int(name: str, value: Any) -> Any:
+    """Host check: returns an int64 NumPy scalar array for a concrete ``value``.
+
+    Python, NumPy and JAX integers are accepted; bools and floats (even
+    ``10.0``) are not. Traced values are returned unchanged.
+    """
+    if is_traced(value):
+        return value
+    _, rule = INT_RULES[name]
+    ok_type = isinstance(value, numbers.Integral | np.ndarray | jax.Array) and not (
+        isinstance(value, bool | np.bool_)
+    )
+    array = np.asarray(value) if ok_type else None
+    if (
+        array is None
+        or array.dtype == np.bool_
+        or not np.issubdtype(array.dtype, np.integer)
+    ):
+        raise TypeError(f"{name} must be {rule}, got {_describe(value)}")
+    if array.ndim != 0:
+        raise ValueError(f"{name} must be a scalar, got shape {array.shape}")
+    predicate, _ = INT_RULES[name]
+    if not predicate(int(array), np):
+        raise ValueError(f"{name} must be {rule}, got {int(array)}")
+    return np.asarray(int(array), dtype=np.int64)
+
+
+def host_group_lengths(**values: Any) -> None:
+    """Host check: per-group values agree in length (scalars broadcast)."""
+    lengths = {
+        name: int(np.shape(v)[0]) for name, v in values.items() if np.ndim(v) == 1
+    }
+    if len(set(lengths.values())) > 1:
+        described = ", ".join(f"{name} has {n}" for name, n in lengths.items())
+        raise ValueError(
+            f"per-group values must have the same length (or be scalars): {described}"
+        )
+
+
+def host_pct_start(pct_start: Any, three_phase: bool) -> None:
+    """Host check: three-phase cycles need ``pct_start <= 0.5``."""
+    if three_phase and not is_traced(pct_start) and np.any(pct_start > 0.5):
+        raise ValueError(f"pct_start must be {THREE_PHASE_RULE}, got {pct_start}")
+
+
+def check(schedule: Any) -> None:
+    """Checks a schedule's traced hyperparameters inside compiled code.
+
+    Host values are checked when a schedule is built; values that are
+    traced (a ``jax.vmap`` sweep, a schedule passed into ``jax.jit``) cannot
+    be, so call this under :func:`jax.experimental.checkify.checkify` to
+    check them with the same rules and messages.
+
+    Args:
+      schedule: a :class:`~onecycle_jax.OneCycle`.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from jax.experimental import checkify
+      >>> import onecycle_jax as oc
+      >>> def lr_at(max_lr, count):
+      ...     sched = oc.onecycle(max_lr, total_steps=100)
+      ...     oc.check(sched)
+      ...     return sched(count)
+      >>> checked = jax.jit(checkify.checkify(lr_at))
+      >>> err, lr = checked(jnp.float32(-1.0), 10)
+      >>> print(err.get())  # doctest: +ELLIPSIS
+      max_lr must be positive and finite, got -1.0 ...
+    """
+    for name, (predicate, rule) in FLOAT_RULES.items():
+        value = jnp.asarray(getattr(schedule, name))
+        checkify.check(
+            jnp.all(predicate(value, jnp)), f"{name} must be {rule}, got {{}}", value
+        )
+    for name in ("total_steps", "last_epoch"):
+        predicate, rule = INT_RULES[name]
+        value = jnp.asarray(getattr(schedule, name))
+        checkify.check(
+            jnp.all(predicate(value, jnp)), f"{name} must be {rule}, got {{}}", value
+        )
+    if schedule.three_phase:
+        value = jnp.asarray(schedule.pct_start)
+        checkify.check(
+            jnp.all(value <= 0.5),
+            f"pct_start must be {THREE_PHASE_RULE}, got {{}}",
+            value,
+        )
