@@ -123,7 +123,7 @@ class OneCycle:
         are PyTorch's, which equal optax counts when ``last_epoch=-1``.
         """
         ends = _phases.phase_ends(self.pct_start, self.total_steps, self.three_phase)
-        return tuple(whole.astype(frac.dtype) + frac for whole, frac in ends)
+        return tuple(end.whole.astype(end.frac.dtype) + end.frac for end in ends)
 
     def _lr_values(self) -> tuple[jax.Array, ...]:
         dtype = _phases.float_dtype()
@@ -145,14 +145,42 @@ class OneCycle:
     def _evaluate(
         self, count: Any, values: tuple[jax.Array, ...], final: jax.Array
     ) -> jax.Array:
-        step, done = _phases.steps(count, self.total_steps, self.last_epoch)
-        trailing = (1,) * len(self.group_shape)
-        step = step.reshape(step.shape + trailing)
-        done = done.reshape(done.shape + trailing)
+        # The phase ends are derived here, outside the compiled curve, so
+        # that concrete hyperparameters keep their float64 host arithmetic.
         ends = _phases.phase_ends(self.pct_start, self.total_steps, self.three_phase)
-        located = _phases.locate(step, ends)
-        value = _phases.anneal(located, values, self.anneal_strategy)
-        return jnp.where(done, final, value)
+        return _phases.curve(
+            count,
+            self.total_steps,
+            self.last_epoch,
+            ends,
+            values,
+            final,
+            strategy=self.anneal_strategy,
+            group_shape=self.group_shape,
+        )
+
+    def __len__(self) -> int:
+        """The number of configurations in a sweep built by ``grid``."""
+        from onecycle_jax import _grid
+
+        return _grid.size(self)
+
+    def __bool__(self) -> bool:
+        # Defined so that truth tests never fall back on __len__, which only
+        # a sweep has.
+        return True
+
+    def __getitem__(self, index: Any) -> OneCycle:
+        """Configuration ``index`` of a sweep (a smaller sweep for a slice)."""
+        from onecycle_jax import _grid
+
+        return _grid.select(self, index)
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """The configurations of a sweep as dicts of plain Python values."""
+        from onecycle_jax import _grid
+
+        return _grid.to_dicts(self)
 
     def __repr__(self) -> str:
         def show(value: Any) -> str:

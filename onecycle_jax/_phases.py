@@ -17,6 +17,7 @@ in float32. Two things keep every step exact to a few float32 ulps:
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -32,10 +33,17 @@ def float_dtype() -> jnp.dtype:
 
 
 class Boundary(NamedTuple):
-    """A phase end at step ``whole + frac``, with ``whole >= 0``."""
+    """A phase end at step ``whole + frac``, with ``whole >= 0``.
+
+    ``last`` is the last whole step inside the phase, ``floor(whole + frac)``,
+    taken before ``frac`` is rounded to the float dtype: a fraction just
+    below 1 would round up to it in float32 and move a step into the wrong
+    phase.
+    """
 
     whole: jax.Array  # int32
     frac: jax.Array  # float, in (-2, 2)
+    last: jax.Array  # int32
 
 
 def _split(whole: Any, frac: Any, xp: Any) -> tuple[Any, Any]:
@@ -70,13 +78,19 @@ def phase_ends(
     floor = xp.floor(peak)
     frac = peak - floor
     floor = floor.astype(xp.int64 if xp is np else jnp.int32)
-    ends = [_split(floor - 1, frac, xp)]
+    ends = [(*_split(floor - 1, frac, xp), floor - 1)]
     if three_phase:
-        ends.append(_split(2 * floor - 2, 2 * frac, xp))
-    ends.append((last, xp.zeros_like(frac)))
+        # 2 * frac may reach past 1: one more whole step inside the phase.
+        inside = 2 * floor - 2 + (2 * frac >= 1).astype(floor.dtype)
+        ends.append((*_split(2 * floor - 2, 2 * frac, xp), inside))
+    ends.append((last, xp.zeros_like(frac), last))
     return tuple(
-        Boundary(jnp.asarray(whole).astype(jnp.int32), jnp.asarray(f).astype(dtype))
-        for whole, f in ends
+        Boundary(
+            jnp.asarray(whole).astype(jnp.int32),
+            jnp.asarray(f).astype(dtype),
+            jnp.asarray(inside).astype(jnp.int32),
+        )
+        for whole, f, inside in ends
     )
 
 
@@ -116,9 +130,10 @@ def locate(step: jax.Array, ends: tuple[Boundary, ...]) -> tuple[jax.Array, ...]
     phase = jnp.full(step.shape, len(ends) - 1, jnp.int32)
     # PyTorch takes the first phase whose end is not before the step.
     for index in reversed(range(len(ends) - 1)):
-        inside = (step - ends[index].whole).astype(dtype) <= ends[index].frac
-        phase = jnp.where(inside, index, phase)
-    zero = Boundary(jnp.zeros((), jnp.int32), jnp.zeros((), dtype))
+        phase = jnp.where(step <= ends[index].last, index, phase)
+    zero = Boundary(
+        jnp.zeros((), jnp.int32), jnp.zeros((), dtype), jnp.zeros((), jnp.int32)
+    )
     starts = (zero, *ends[:-1])
     start = _pick(phase, starts)
     end = _pick(phase, ends)
@@ -132,11 +147,11 @@ def locate(step: jax.Array, ends: tuple[Boundary, ...]) -> tuple[jax.Array, ...]
 
 
 def _pick(phase: jax.Array, boundaries: tuple[Boundary, ...]) -> Boundary:
-    whole, frac = boundaries[-1]
+    whole, frac, last = boundaries[-1]
     for index in reversed(range(len(boundaries) - 1)):
         whole = jnp.where(phase == index, boundaries[index].whole, whole)
         frac = jnp.where(phase == index, boundaries[index].frac, frac)
-    return Boundary(whole, frac)
+    return Boundary(whole, frac, last)
 
 
 def anneal(
@@ -164,3 +179,33 @@ def anneal(
     origin = jnp.where(near_start, start, end)
     target = jnp.where(near_start, end, start)
     return origin + (target - origin) * weight
+
+
+# One compiled program: run eagerly, operation by operation, the curve would
+# compile each of its few dozen operations anew for every count shape.
+@functools.partial(jax.jit, static_argnames=("strategy", "group_shape"))
+def curve(
+    count: Any,
+    total_steps: Any,
+    last_epoch: Any,
+    ends: tuple[Boundary, ...],
+    values: tuple[jax.Array, ...],
+    final: jax.Array,
+    strategy: str,
+    group_shape: tuple[int, ...],
+) -> jax.Array:
+    """The value at each count: :func:`steps`, :func:`locate`, :func:`anneal`.
+
+    Returns an array of shape ``count.shape + group_shape``; counts at or past
+    the cycle's end take ``final``.
+    """
+    # Trailing axes first, so that a total_steps or last_epoch with a
+    # leading axis (a grid) broadcasts against them, not against count.
+    count = jnp.asarray(count)
+    shape = count.shape + group_shape
+    count = count.reshape(count.shape + (1,) * len(group_shape))
+    step, done = steps(count, total_steps, last_epoch)
+    located = locate(step, ends)
+    value = jnp.where(done, final, anneal(located, values, strategy))
+    # Per-group values of only some hyperparameters still give every group.
+    return jnp.broadcast_to(value, shape)

@@ -78,9 +78,14 @@ def _is_real_number(value: Any) -> bool:
 def host_float(name: str, value: Any, *, per_group: bool = False) -> Any:
     """Host check: returns a float64 NumPy array for a concrete ``value``.
 
-    Traced values are returned unchanged; :func:`check` covers them.
+    Traced values are returned unchanged, once their dtype (known while
+    tracing) is checked; :func:`check` covers their values.
     """
     if is_traced(value):
+        if value.dtype == jnp.bool_ or not jnp.issubdtype(value.dtype, jnp.number):
+            raise TypeError(
+                f"{name} must be a number, got a traced {value.dtype} value"
+            )
         return value
     allowed = "a number" + (", or one per parameter group" if per_group else "")
     if isinstance(value, str | bytes) or value is None:
@@ -121,11 +126,14 @@ def host_int(name: str, value: Any) -> Any:
     """Host check: returns an int64 NumPy scalar array for a concrete ``value``.
 
     Python, NumPy and JAX integers are accepted; bools and floats (even
-    ``10.0``) are not. Traced values are returned unchanged.
+    ``10.0``) are not. Traced values are returned unchanged, once their
+    dtype (known while tracing) is checked.
     """
-    if is_traced(value):
-        return value
     _, rule = INT_RULES[name]
+    if is_traced(value):
+        if value.dtype == jnp.bool_ or not jnp.issubdtype(value.dtype, jnp.integer):
+            raise TypeError(f"{name} must be {rule}, got a traced {value.dtype} value")
+        return value
     ok_type = isinstance(value, numbers.Integral | np.ndarray | jax.Array) and not (
         isinstance(value, bool | np.bool_)
     )

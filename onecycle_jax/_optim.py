@@ -1,0 +1,198 @@
+"""SGD, Adam and AdamW on a one cycle, update for update PyTorch's.
+
+Each is :func:`onecycle_jax.inject` around an optax chain that does what the
+PyTorch optimizer does, so training matches ``torch.optim`` under
+``OneCycleLR`` step for step (see ``tests/test_training_parity.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import optax
+
+from onecycle_jax import _groups, _validate
+from onecycle_jax._inject import floating, inject
+
+
+def _nonnegative(name: str, value: Any, below: float = np.inf) -> Any:
+    if _validate.is_traced(value):
+        return value
+    if isinstance(value, bool) or not (
+        isinstance(value, int | float) or floating(np.asarray(value))
+    ):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if np.ndim(value) != 0:
+        raise ValueError(f"{name} must be a scalar, got shape {np.shape(value)}")
+    if not 0 <= float(value) < below:
+        allowed = "non-negative and finite" if below == np.inf else f"in [0, {below})"
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return value
+
+
+def _bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _torch_sgd(
+    learning_rate: Any, momentum: Any, weight_decay: Any = 0.0, nesterov: bool = False
+) -> optax.GradientTransformation:
+    # PyTorch adds the weight decay to the gradient before the momentum
+    # buffer sees it ("coupled"); its buffer starts at the first gradient,
+    # as optax.trace's (zero-initialised) trace does after one step.
+    return optax.chain(
+        optax.add_decayed_weights(weight_decay),
+        optax.trace(decay=momentum, nesterov=nesterov),
+        optax.scale_by_learning_rate(learning_rate),
+    )
+
+
+def _torch_sgd_no_decay(
+    learning_rate: Any, momentum: Any, nesterov: bool = False
+) -> optax.GradientTransformation:
+    return optax.chain(
+        optax.trace(decay=momentum, nesterov=nesterov),
+        optax.scale_by_learning_rate(learning_rate),
+    )
+
+
+def _adam(learning_rate: Any, b1: Any, b2: Any, eps: Any) -> Any:
+    return optax.adam(learning_rate, b1=b1, b2=b2, eps=eps)
+
+
+def _adamw(learning_rate: Any, b1: Any, b2: Any, eps: Any, weight_decay: Any) -> Any:
+    return optax.adamw(learning_rate, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay)
+
+
+def sgd(
+    max_lr: Any,
+    total_steps: Any = None,
+    *,
+    nesterov: bool = False,
+    weight_decay: Any = 0.0,
+    param_labels: Any = None,
+    **onecycle_kwargs: Any,
+) -> optax.GradientTransformationExtraArgs:
+    """SGD with momentum on a one cycle, update for update ``torch.optim.SGD``.
+
+    The momentum buffer is ``momentum * buffer + grad`` with the momentum of
+    the current step (no dampening), the update ``-lr * buffer`` (Nesterov:
+    ``-lr * (grad + momentum * buffer)``), and ``weight_decay`` is added to
+    the gradient before the buffer, as PyTorch couples it.
+
+    Args:
+      max_lr: the peak learning rate; a mapping from group label to value
+        (with ``param_labels``) gives parameter groups, as do mappings for
+        ``base_momentum`` and ``max_momentum``.
+      total_steps: the number of steps in the cycle.
+      nesterov: whether to use Nesterov momentum.
+      weight_decay: PyTorch's coupled L2 weight decay.
+      param_labels: the group label of each parameter, as in
+        :func:`optax.partition`.
+      **onecycle_kwargs: the other arguments of :func:`onecycle_jax.onecycle`.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import onecycle_jax as oc
+      >>> opt = oc.sgd(0.1, total_steps=100, nesterov=True)
+      >>> params = jnp.ones(2)
+      >>> state = opt.init(params)
+      >>> updates, state = opt.update(jnp.ones(2), state, params)
+      >>> [round(float(u), 5) for u in updates]
+      [-0.0078, -0.0078]
+    """
+    sched = _groups.schedules(max_lr, total_steps, onecycle_kwargs)
+    _bool("nesterov", nesterov)
+    weight_decay = _nonnegative("weight_decay", weight_decay)
+    if not _validate.is_traced(weight_decay) and float(weight_decay) == 0:
+        return inject(
+            _torch_sgd_no_decay, sched, "momentum", param_labels=param_labels,
+            nesterov=nesterov,
+        )  # fmt: skip
+    return inject(
+        _torch_sgd, sched, "momentum", param_labels=param_labels,
+        nesterov=nesterov, weight_decay=weight_decay,
+    )  # fmt: skip
+
+
+def adam(
+    max_lr: Any,
+    total_steps: Any = None,
+    *,
+    b2: Any = 0.999,
+    eps: Any = 1e-8,
+    param_labels: Any = None,
+    **onecycle_kwargs: Any,
+) -> optax.GradientTransformationExtraArgs:
+    """Adam on a one cycle, its ``b1`` cycling as ``OneCycleLR`` cycles betas[0].
+
+    As in ``torch.optim.Adam``, the bias correction of each step uses that
+    step's ``b1``.
+
+    Args:
+      max_lr: the peak learning rate, or a mapping from group label to one.
+      total_steps: the number of steps in the cycle.
+      b2: the decay of the second moment.
+      eps: added to the root of the second moment.
+      param_labels: the group label of each parameter, for groups.
+      **onecycle_kwargs: the other arguments of :func:`onecycle_jax.onecycle`.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import onecycle_jax as oc
+      >>> opt = oc.adam(1e-2, total_steps=100)
+      >>> state = opt.init(jnp.zeros(1))
+      >>> updates, state = opt.update(jnp.ones(1), state)
+      >>> round(float(updates[0]), 6)
+      -0.0004
+    """
+    sched = _groups.schedules(max_lr, total_steps, onecycle_kwargs)
+    return inject(
+        _adam, sched, "b1", param_labels=param_labels,
+        b2=_nonnegative("b2", b2, below=1.0), eps=_nonnegative("eps", eps),
+    )  # fmt: skip
+
+
+def adamw(
+    max_lr: Any,
+    total_steps: Any = None,
+    *,
+    b2: Any = 0.999,
+    eps: Any = 1e-8,
+    weight_decay: Any = 1e-2,
+    param_labels: Any = None,
+    **onecycle_kwargs: Any,
+) -> optax.GradientTransformationExtraArgs:
+    """AdamW on a one cycle: Adam plus decoupled decay ``lr * weight_decay``.
+
+    Args:
+      max_lr: the peak learning rate, or a mapping from group label to one.
+      total_steps: the number of steps in the cycle.
+      b2: the decay of the second moment.
+      eps: added to the root of the second moment.
+      weight_decay: the decoupled weight decay, scaled by the scheduled
+        learning rate as in ``torch.optim.AdamW``.
+      param_labels: the group label of each parameter, for groups.
+      **onecycle_kwargs: the other arguments of :func:`onecycle_jax.onecycle`.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import onecycle_jax as oc
+      >>> opt = oc.adamw(1e-2, total_steps=100, weight_decay=0.5)
+      >>> params = jnp.ones(1)
+      >>> updates, _ = opt.update(jnp.zeros(1), opt.init(params), params)
+      >>> round(float(updates[0]), 6)  # -lr * weight_decay * param
+      -0.0002
+    """
+    sched = _groups.schedules(max_lr, total_steps, onecycle_kwargs)
+    return inject(
+        _adamw, sched, "b1", param_labels=param_labels,
+        b2=_nonnegative("b2", b2, below=1.0), eps=_nonnegative("eps", eps),
+        weight_decay=_nonnegative("weight_decay", weight_decay),
+    )  # fmt: skip
