@@ -205,40 +205,47 @@ def _static_bool(name: str, value: Any) -> bool:
 
 
 def _resolve_total_steps(total_steps: Any, epochs: Any, steps_per_epoch: Any) -> Any:
-    if epochs is not None or steps_per_epoch is not None:
-        if epochs is None or steps_per_epoch is None:
-            missing = "epochs" if epochs is None else "steps_per_epoch"
-            raise ValueError(
-                f"{missing} is missing: pass epochs together with steps_per_epoch "
-                "(total_steps = epochs * steps_per_epoch), or pass total_steps"
-            )
+    # PyTorch's precedence: total_steps first, then epochs * steps_per_epoch.
+    # Whatever is given is checked; a product that contradicts total_steps
+    # is an error rather than silently ignored.
+    if epochs is not None:
         epochs = _validate.host_int("epochs", epochs)
+    if steps_per_epoch is not None:
         steps_per_epoch = _validate.host_int("steps_per_epoch", steps_per_epoch)
+    product = None
+    if epochs is not None and steps_per_epoch is not None:
         product = epochs * steps_per_epoch
-    elif total_steps is None:
-        raise ValueError(
-            "total_steps is missing: pass total_steps, or epochs and steps_per_epoch"
-        )
-    if total_steps is None:
-        if _validate.is_traced(product):
-            return product
-        if product > _validate.INT32_MAX:
+    if total_steps is not None:
+        total_steps = _validate.host_int("total_steps", total_steps)
+        if (
+            product is not None
+            and not any(_validate.is_traced(v) for v in (total_steps, product))
+            and product != total_steps
+        ):
             raise ValueError(
-                f"epochs * steps_per_epoch must be at most 2**31 - 1, got "
-                f"{epochs} * {steps_per_epoch} = {product}"
+                f"total_steps={int(total_steps)} disagrees with epochs * "
+                f"steps_per_epoch = {int(product)}; pass one or the other"
             )
-        return np.asarray(product, np.int64)
-    total_steps = _validate.host_int("total_steps", total_steps)
-    if (
-        epochs is not None
-        and not any(_validate.is_traced(v) for v in (total_steps, product))
-        and product != total_steps
-    ):
+        return total_steps
+    if product is None:
+        if epochs is None and steps_per_epoch is None:
+            raise ValueError(
+                "total_steps is missing: pass total_steps, or epochs and "
+                "steps_per_epoch"
+            )
+        missing = "epochs" if epochs is None else "steps_per_epoch"
         raise ValueError(
-            f"total_steps={int(total_steps)} disagrees with epochs * "
-            f"steps_per_epoch = {int(product)}; pass one or the other"
+            f"{missing} is missing: pass epochs together with steps_per_epoch "
+            "(total_steps = epochs * steps_per_epoch), or pass total_steps"
         )
-    return total_steps
+    if _validate.is_traced(product):
+        return product
+    if product > _validate.INT32_MAX:
+        raise ValueError(
+            f"epochs * steps_per_epoch must be at most 2**31 - 1, got "
+            f"{epochs} * {steps_per_epoch} = {product}"
+        )
+    return np.asarray(product, np.int64)
 
 
 def onecycle(

@@ -382,3 +382,15 @@ def test_checkify_in_a_vmapped_sweep():
     assert values.shape == (2,)
     err, _ = sweep(jnp.asarray([0.1, -1.0, 0.2]))
     assert re.search(f"max_lr must be {POSITIVE}, got -1.0", err.get())
+
+
+@pytest.mark.parametrize("kwargs", [dict(epochs=3), dict(steps_per_epoch=7)])
+def test_total_steps_takes_precedence_over_a_lone_epoch_argument(kwargs):
+    # PyTorch ignores epochs / steps_per_epoch once total_steps is given; so do
+    # we, after checking that what was given is an integer.
+    sched = _build(**kwargs)
+    assert int(sched.total_steps) == 10
+    with pytest.raises(
+        TypeError, match=re.escape("must be a positive integer, got 3.0")
+    ):
+        _build(**{name: 3.0 for name in kwargs})
