@@ -148,6 +148,9 @@ def grid(
     xp = jnp if traced else np
     mesh = xp.meshgrid(*(columns[name] for name in _AXES), indexing="ij")
     leaves = {name: axis.reshape(-1) for name, axis in zip(_AXES, mesh, strict=True)}
+    _validate.host_lr_range(
+        leaves["max_lr"], leaves["div_factor"], leaves["final_div_factor"]
+    )
 
     return OneCycle(
         anneal_strategy=anneal_strategy,
@@ -241,7 +244,9 @@ def select(schedule: OneCycle, index: Any) -> OneCycle:
       2
     """
     count = size(schedule)
-    if isinstance(index, numbers.Integral | np.integer) and not isinstance(index, bool):
+    if isinstance(index, bool | np.bool_):
+        raise TypeError(f"a grid is indexed by an integer or a slice, got {index!r}")
+    if isinstance(index, numbers.Integral | np.integer):
         # JAX clamps an index past the end; raise, as a sequence must.
         position = operator.index(index)
         if not -count <= position < count:

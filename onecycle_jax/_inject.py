@@ -35,7 +35,15 @@ _AUTO = "auto"
 
 
 def floating(x: Any) -> bool:
-    return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating)
+    """Whether ``x`` is an array or NumPy scalar of a floating dtype.
+
+    Dtypes and scalar types (``jnp.bfloat16``, ``np.float32``) carry a
+    ``dtype`` too, but as arguments such as optax's ``mu_dtype`` they are
+    settings, never values to cast.
+    """
+    return isinstance(x, np.ndarray | np.generic | jax.Array) and jnp.issubdtype(
+        x.dtype, jnp.floating
+    )
 
 
 def _compute_dtype(*trees: Any) -> np.dtype:

@@ -91,7 +91,7 @@ class OneCycle:
         dtype = _phases.float_dtype()
         high = _as_array(self.max_momentum, dtype)
         if not self.cycle_momentum:
-            shape = jnp.shape(count) + self.group_shape
+            shape = np.shape(_phases.as_count(count)) + self.group_shape
             return jnp.broadcast_to(high, shape)
         low = _as_array(self.base_momentum, dtype)
         values = (high, low, high, high) if self.three_phase else (high, low, high)
@@ -148,10 +148,12 @@ class OneCycle:
         # The phase ends are derived here, outside the compiled curve, so
         # that concrete hyperparameters keep their float64 host arithmetic.
         ends = _phases.phase_ends(self.pct_start, self.total_steps, self.three_phase)
+        # int32 arrays, not NumPy int64: jit's argument cache can confuse the
+        # two when jax.enable_x64 is switched on and off around calls.
         return _phases.curve(
-            count,
-            self.total_steps,
-            self.last_epoch,
+            _phases.as_count(count),
+            jnp.asarray(self.total_steps, jnp.int32),
+            jnp.asarray(self.last_epoch, jnp.int32),
             ends,
             values,
             final,
@@ -343,13 +345,16 @@ def onecycle(
         )
     }
     _validate.host_group_lengths(**per_group)
+    div_factor = _validate.host_float("div_factor", div_factor)
+    final_div_factor = _validate.host_float("final_div_factor", final_div_factor)
+    _validate.host_lr_range(per_group["max_lr"], div_factor, final_div_factor)
     pct_start = _validate.host_float("pct_start", pct_start)
     _validate.host_pct_start(pct_start, three_phase)
     return OneCycle(
         total_steps=total_steps,
         pct_start=pct_start,
-        div_factor=_validate.host_float("div_factor", div_factor),
-        final_div_factor=_validate.host_float("final_div_factor", final_div_factor),
+        div_factor=div_factor,
+        final_div_factor=final_div_factor,
         last_epoch=_validate.host_int("last_epoch", last_epoch),
         anneal_strategy=anneal_strategy,
         three_phase=three_phase,

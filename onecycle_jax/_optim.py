@@ -7,34 +7,77 @@ PyTorch optimizer does, so training matches ``torch.optim`` under
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
+import jax
 import numpy as np
 import optax
 
 from onecycle_jax import _groups, _validate
-from onecycle_jax._inject import floating, inject
+from onecycle_jax._inject import inject
+from onecycle_jax._onecycle import OneCycle, _static_bool, onecycle
+
+_ONECYCLE_KWARGS = tuple(inspect.signature(onecycle).parameters)[2:]
 
 
 def _nonnegative(name: str, value: Any, below: float = np.inf) -> Any:
+    # The types oc.onecycle takes for its numbers: Python, NumPy and JAX
+    # integers and floats, scalar arrays included, but no bools.
     if _validate.is_traced(value):
         return value
-    if isinstance(value, bool) or not (
-        isinstance(value, int | float) or floating(np.asarray(value))
+    array = (
+        np.asarray(value)
+        if _validate._is_real_number(value) or isinstance(value, np.ndarray | jax.Array)
+        else None
+    )
+    if array is None or not (
+        np.issubdtype(array.dtype, np.integer)
+        or np.issubdtype(array.dtype, np.floating)
     ):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if np.ndim(value) != 0:
-        raise ValueError(f"{name} must be a scalar, got shape {np.shape(value)}")
-    if not 0 <= float(value) < below:
+        raise TypeError(f"{name} must be a number, got {_validate._describe(value)}")
+    if array.ndim != 0:
+        raise ValueError(f"{name} must be a scalar, got shape {array.shape}")
+    if not 0 <= float(array) < below:
         allowed = "non-negative and finite" if below == np.inf else f"in [0, {below})"
         raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    return value
+    return float(array)
 
 
-def _bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
+def _schedules(
+    caller: str, max_lr: Any, total_steps: Any, kwargs: dict[str, Any]
+) -> OneCycle | dict[Any, OneCycle]:
+    """The schedules, once ``kwargs`` are known to be ``onecycle``'s."""
+    momentum = "momentum" if caller == "sgd" else "b1"
+    for key, value in kwargs.items():
+        if key in ("momentum", "b1"):
+            raise TypeError(
+                f"{caller}() got an unexpected keyword argument {key!r}: the "
+                "momentum follows the cycle between base_momentum and "
+                f"max_momentum; for a fixed {momentum} pass cycle_momentum=False, "
+                f"max_momentum={value!r}"
+            )
+        if key not in _ONECYCLE_KWARGS:
+            raise TypeError(
+                f"{caller}() got an unexpected keyword argument {key!r}; besides "
+                f"its own it takes those of onecycle_jax.onecycle: "
+                f"{', '.join(_ONECYCLE_KWARGS)}"
+            )
+    return _groups.schedules(max_lr, total_steps, kwargs)
+
+
+def _adam_momentum(sched: OneCycle | dict[Any, OneCycle]) -> None:
+    # b1 = 1 makes Adam's bias correction 1 - b1**t zero (torch.optim.Adam
+    # rejects betas[0] = 1 too). A held momentum is max_momentum alone.
+    for group in sched.values() if isinstance(sched, dict) else [sched]:
+        names = ("base_momentum", "max_momentum")
+        for name in names if group.cycle_momentum else names[1:]:
+            value = getattr(group, name)
+            if not _validate.is_traced(value) and np.any(np.asarray(value) >= 1):
+                raise ValueError(
+                    f"{name} must be in [0, 1) for Adam's b1, got "
+                    f"{np.asarray(value).tolist()}"
+                )
 
 
 def _torch_sgd(
@@ -97,6 +140,12 @@ def sgd(
     Returns:
       An ``optax.GradientTransformationExtraArgs``.
 
+    Raises:
+      TypeError: an argument has the wrong type, or is not one of these or
+        :func:`onecycle_jax.onecycle`'s (``momentum`` is not: it cycles;
+        hold it with ``cycle_momentum=False, max_momentum=...``).
+      ValueError: a value is out of range.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import onecycle_jax as oc
@@ -107,8 +156,8 @@ def sgd(
       >>> [round(float(u), 5) for u in updates]
       [-0.0078, -0.0078]
     """
-    sched = _groups.schedules(max_lr, total_steps, onecycle_kwargs)
-    _bool("nesterov", nesterov)
+    sched = _schedules("sgd", max_lr, total_steps, onecycle_kwargs)
+    nesterov = _static_bool("nesterov", nesterov)
     weight_decay = _nonnegative("weight_decay", weight_decay)
     if not _validate.is_traced(weight_decay) and float(weight_decay) == 0:
         return inject(
@@ -143,6 +192,14 @@ def adam(
       param_labels: the group label of each parameter, for groups.
       **onecycle_kwargs: the other arguments of :func:`onecycle_jax.onecycle`.
 
+    Raises:
+      TypeError: an argument has the wrong type, or is not one of these or
+        :func:`onecycle_jax.onecycle`'s (``b1`` is not: it cycles; hold it
+        with ``cycle_momentum=False, max_momentum=...``).
+      ValueError: a value is out of range; ``base_momentum`` and
+        ``max_momentum`` must be below 1, or Adam's bias correction divides
+        by zero.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import onecycle_jax as oc
@@ -152,7 +209,8 @@ def adam(
       >>> round(float(updates[0]), 6)
       -0.0004
     """
-    sched = _groups.schedules(max_lr, total_steps, onecycle_kwargs)
+    sched = _schedules("adam", max_lr, total_steps, onecycle_kwargs)
+    _adam_momentum(sched)
     return inject(
         _adam, sched, "b1", param_labels=param_labels,
         b2=_nonnegative("b2", b2, below=1.0), eps=_nonnegative("eps", eps),
@@ -181,6 +239,14 @@ def adamw(
       param_labels: the group label of each parameter, for groups.
       **onecycle_kwargs: the other arguments of :func:`onecycle_jax.onecycle`.
 
+    Raises:
+      TypeError: an argument has the wrong type, or is not one of these or
+        :func:`onecycle_jax.onecycle`'s (``b1`` is not: it cycles; hold it
+        with ``cycle_momentum=False, max_momentum=...``).
+      ValueError: a value is out of range; ``base_momentum`` and
+        ``max_momentum`` must be below 1, or Adam's bias correction divides
+        by zero.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import onecycle_jax as oc
@@ -190,7 +256,8 @@ def adamw(
       >>> round(float(updates[0]), 6)  # -lr * weight_decay * param
       -0.0002
     """
-    sched = _groups.schedules(max_lr, total_steps, onecycle_kwargs)
+    sched = _schedules("adamw", max_lr, total_steps, onecycle_kwargs)
+    _adam_momentum(sched)
     return inject(
         _adamw, sched, "b1", param_labels=param_labels,
         b2=_nonnegative("b2", b2, below=1.0), eps=_nonnegative("eps", eps),

@@ -18,6 +18,7 @@ in float32. Two things keep every step exact to a few float32 ulps:
 from __future__ import annotations
 
 import functools
+import numbers
 from typing import Any, NamedTuple
 
 import jax
@@ -94,6 +95,31 @@ def phase_ends(
     )
 
 
+def as_count(count: Any) -> Any:
+    """Checks a count on the host and narrows a concrete one to int32.
+
+    Concrete counts are clipped to ``[0, 2**31 - 1]`` before they reach
+    ``jax.jit``, which would otherwise wrap a NumPy int64 or a large Python
+    int to int32 (or refuse it). JAX arrays and traced counts keep their
+    dtype, and :func:`steps` clips them inside the program.
+    """
+    if isinstance(count, numbers.Integral) and not isinstance(count, bool | np.bool_):
+        return np.int32(min(max(int(count), 0), INT32_MAX))
+    if isinstance(count, list | tuple | np.ndarray | np.generic):
+        count = np.asarray(count)
+    dtype = count.dtype if isinstance(count, jax.Array | np.ndarray) else None
+    if dtype is None or dtype == np.bool_ or not jnp.issubdtype(dtype, jnp.integer):
+        described = repr(count) if dtype is None else f"dtype {dtype}"
+        raise TypeError(
+            "count must be an integer or an integer array of update counts, got "
+            f"{described}; optax passes int32 counts, so pass an int or "
+            "jnp.arange(n)"
+        )
+    if isinstance(count, np.ndarray):
+        return np.clip(count, 0, INT32_MAX).astype(np.int32)
+    return count
+
+
 def steps(count: Any, total_steps: Any, last_epoch: Any) -> tuple[jax.Array, ...]:
     """PyTorch's step for each optax count, and where the cycle is over.
 
@@ -102,12 +128,7 @@ def steps(count: Any, total_steps: Any, last_epoch: Any) -> tuple[jax.Array, ...
     unclipped step is at or past ``total_steps``. No sum can overflow, even
     for a count of ``2**31 - 1``.
     """
-    count = jnp.asarray(count)
-    if not jnp.issubdtype(count.dtype, jnp.integer):
-        raise TypeError(
-            f"count must be an integer step count, got dtype {count.dtype}; "
-            "optax passes int32 counts, so pass jnp.arange(n) or an int"
-        )
+    count = jnp.asarray(count)  # checked by as_count
     if count.dtype.itemsize >= 4:
         count = jnp.clip(count, 0, INT32_MAX)
     count = jnp.maximum(count.astype(jnp.int32), 0)

@@ -82,9 +82,10 @@ class RangeTestResult:
           A scalar array (one per sweep for a vmapped result).
 
         Raises:
-          ValueError: ``method`` is unknown, or a concrete sweep stopped
-            before its third step (too few points to read a slope; lower
-            ``start_lr``). Inside ``jax.jit`` such a sweep gives NaN.
+          ValueError: ``method`` is unknown, or a concrete sweep has fewer
+            than 3 steps or stopped before its third (too few points to read
+            a slope; lower ``start_lr``). Inside ``jax.jit`` such a sweep
+            gives NaN.
 
         Examples:
           >>> import jax.numpy as jnp
@@ -101,12 +102,17 @@ class RangeTestResult:
                 f"method must be one of {', '.join(map(repr, _METHODS))}, "
                 f"got {method!r}"
             )
-        if not _validate.is_traced(self.stopped_at) and np.any(
-            np.asarray(self.stopped_at) < 3
-        ):
+        stopped_at = self.stopped_at
+        if not _validate.is_traced(stopped_at) and np.any(np.asarray(stopped_at) < 3):
+            steps = np.shape(self.losses)[-1]
+            if steps < 3:
+                raise ValueError(
+                    f"the sweep has {steps} steps, too few to suggest a learning "
+                    "rate; run it with num_steps >= 3"
+                )
             raise ValueError(
                 "the sweep diverged before its third step (stopped_at="
-                f"{np.asarray(self.stopped_at).tolist()}), too early to "
+                f"{np.asarray(stopped_at).tolist()}), too early to "
                 "suggest a learning rate; lower start_lr"
             )
         return _suggest_each(

@@ -38,6 +38,22 @@ def _positive(name: str, value: Any) -> Any:
     return array
 
 
+def _representable(name: str, value: Any, dtype: Any) -> Any:
+    # A value that overflows the default float dtype, or falls below its
+    # smallest normal number (XLA on CPU flushes subnormals to zero), would
+    # reach the sweep as inf or 0.
+    if _validate.is_traced(value):
+        return value
+    info = jnp.finfo(dtype)
+    if not float(info.tiny) <= value <= float(info.max):
+        raise ValueError(
+            f"{name} must lie between {float(info.tiny):.4g} and "
+            f"{float(info.max):.4g} to be a finite, normal {info.dtype} number "
+            f"(the default float dtype), got {float(value)}"
+        )
+    return value
+
+
 def _grid(start_lr: Any, end_lr: Any, num_steps: int, step_mode: str) -> jax.Array:
     dtype = _phases.float_dtype()
     traced = _validate.is_traced(start_lr) or _validate.is_traced(end_lr)
@@ -83,15 +99,19 @@ def _sweep(loss_fn, optimizer, params, batches, lrs, smooth, diverge_threshold):
     dtype = lrs.dtype
     last = lrs.shape[0] - 1
     tx = optimizer(learning_rate=lambda count: lrs[jnp.minimum(count, last)])
-    keep = (1 - smooth).astype(dtype)
 
     def step(carry, batch):
-        params, state, average, best, index, stopped, held = carry
+        params, state, smoothed, best, index, stopped, held = carry
         loss, grads = jax.value_and_grad(loss_fn)(params, batch)
         loss = jnp.asarray(loss).astype(dtype)
-        average = keep * average + (1 - keep) * loss
-        # Bias correction: the average starts at zero, not at the first loss.
-        smoothed = average / (1 - keep ** (index + 1).astype(dtype))
+        # The bias-corrected average itself is carried: it is the raw one
+        # divided by 1 - (1 - smooth) ** (i + 1), so each loss weighs in with
+        # smooth over that. expm1 and log1p keep the weight exact for a
+        # smooth so small that 1 - smooth rounds to 1 (then it is 1 / (i + 1),
+        # a running mean).
+        steps = (index + 1).astype(dtype)
+        weight = smooth / -jnp.expm1(steps * jnp.log1p(-smooth))
+        smoothed = (1 - weight) * smoothed + weight * loss
         best = jnp.minimum(best, smoothed)
         blown = ~jnp.isfinite(smoothed) | (smoothed > diverge_threshold * best)
         stopped = stopped | blown
@@ -103,7 +123,7 @@ def _sweep(loss_fn, optimizer, params, batches, lrs, smooth, diverge_threshold):
             (new_params, new_state),
         )
         held = jnp.where(stopped, held, jnp.stack([loss, smoothed]))
-        return (params, state, average, best, index + 1, stopped, held), (
+        return (params, state, smoothed, best, index + 1, stopped, held), (
             held,
             stopped,
         )
@@ -143,7 +163,9 @@ def lr_range_test(
     ``start_lr`` to ``end_lr`` geometrically (``"exp"``) or evenly
     (``"linear"``). The loss is smoothed by a moving average,
     ``avg = (1 - smooth) * avg + smooth * loss``, divided by
-    ``1 - (1 - smooth) ** (i + 1)`` so the start is not biased towards zero.
+    ``1 - (1 - smooth) ** (i + 1)`` so the start is not biased towards zero
+    (computed without cancellation, so a tiny ``smooth`` gives the running
+    mean).
     Once the smoothed loss is non-finite or above ``diverge_threshold``
     times the lowest so far (which assumes a positive loss), the sweep makes
     no more updates; see :class:`RangeTestResult` for what it records.
@@ -167,11 +189,15 @@ def lr_range_test(
         ``optimizer(learning_rate=schedule)``, such as ``optax.sgd`` or
         ``functools.partial(optax.sgd, momentum=0.9)``.
       start_lr: the first learning rate, positive.
-      end_lr: the last learning rate, larger than ``start_lr``.
-      num_steps: the number of steps, at least 2 (static).
+      end_lr: the last learning rate, larger than ``start_lr``. Both must be
+        finite, normal numbers in the default float dtype (float32 unless
+        ``jax_enable_x64``).
+      num_steps: the number of steps, at least 3, the fewest a suggestion
+        reads a slope off (static).
       step_mode: ``"exp"`` or ``"linear"`` (static).
-      smooth: the weight of each new loss in the moving average, in (0, 1];
-        1 turns smoothing off.
+      smooth: the weight of each new loss in the moving average, in (0, 1]
+        and no smaller than the default float dtype's smallest normal
+        number; 1 turns smoothing off.
       diverge_threshold: the sweep stops when the smoothed loss exceeds this
         multiple of its best; greater than 1.
       key: if given, a PRNG key that shuffles the rows of ``batches`` before
@@ -213,13 +239,17 @@ def lr_range_test(
             f"(such as optax.sgd), got {optimizer!r}"
         )
     if not isinstance(num_steps, numbers.Integral) or isinstance(num_steps, bool):
-        raise TypeError(f"num_steps must be an integer >= 2, got {num_steps!r}")
-    if num_steps < 2:
-        raise ValueError(f"num_steps must be an integer >= 2, got {num_steps}")
+        raise TypeError(f"num_steps must be an integer >= 3, got {num_steps!r}")
+    if num_steps < 3:
+        raise ValueError(
+            f"num_steps must be an integer >= 3 (a suggestion reads a slope off "
+            f"three steps at least), got {num_steps}"
+        )
     if step_mode not in _STEP_MODES:
         raise ValueError(f"step_mode must be 'exp' or 'linear', got {step_mode!r}")
-    start_lr = _positive("start_lr", start_lr)
-    end_lr = _positive("end_lr", end_lr)
+    dtype = _phases.float_dtype()
+    start_lr = _representable("start_lr", _positive("start_lr", start_lr), dtype)
+    end_lr = _representable("end_lr", _positive("end_lr", end_lr), dtype)
     if not _validate.is_traced(start_lr + end_lr) and start_lr >= end_lr:
         raise ValueError(
             f"start_lr must be smaller than end_lr, got start_lr={float(start_lr)} "
@@ -228,6 +258,7 @@ def lr_range_test(
     smooth = _positive("smooth", smooth)
     if not _validate.is_traced(smooth) and smooth > 1:
         raise ValueError(f"smooth must be in (0, 1], got {float(smooth)}")
+    smooth = _representable("smooth", smooth, dtype)
     threshold = diverge_threshold
     if not _validate.is_traced(threshold):
         if not isinstance(threshold, numbers.Real | np.ndarray | jax.Array) or (
@@ -241,7 +272,6 @@ def lr_range_test(
                 f"diverge_threshold must be a scalar greater than 1, got {threshold!r}"
             )
 
-    dtype = _phases.float_dtype()
     lrs = _grid(start_lr, end_lr, int(num_steps), step_mode)
     batches = _stack(batches, int(num_steps), key)
     losses, smoothed, stopped_at = _sweep(

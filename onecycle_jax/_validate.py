@@ -72,7 +72,19 @@ def _describe(value: Any) -> str:
 
 
 def _is_real_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+    if isinstance(value, bool | np.bool_):
+        return False
+    # NumPy scalars of JAX's extra dtypes (bfloat16) are no numbers.Real.
+    return isinstance(value, numbers.Real) or (
+        isinstance(value, np.generic) and _is_real_dtype(value.dtype)
+    )
+
+
+def _is_real_dtype(dtype: Any) -> bool:
+    # jnp.issubdtype knows bfloat16 is a float; np.issubdtype does not.
+    return dtype != jnp.bool_ and (
+        jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.floating)
+    )
 
 
 def host_float(name: str, value: Any, *, per_group: bool = False) -> Any:
@@ -82,9 +94,9 @@ def host_float(name: str, value: Any, *, per_group: bool = False) -> Any:
     tracing) is checked; :func:`check` covers their values.
     """
     if is_traced(value):
-        if value.dtype == jnp.bool_ or not jnp.issubdtype(value.dtype, jnp.number):
+        if not _is_real_dtype(value.dtype):
             raise TypeError(
-                f"{name} must be a number, got a traced {value.dtype} value"
+                f"{name} must be a real number, got a traced {value.dtype} value"
             )
         return value
     allowed = "a number" + (", or one per parameter group" if per_group else "")
@@ -105,10 +117,7 @@ def host_float(name: str, value: Any, *, per_group: bool = False) -> Any:
     elif not _is_real_number(value) and not isinstance(value, np.ndarray | jax.Array):
         raise TypeError(f"{name} must be {allowed}, got {_describe(value)}")
     array = np.asarray(value)
-    if array.dtype == np.bool_ or not (
-        np.issubdtype(array.dtype, np.integer)
-        or np.issubdtype(array.dtype, np.floating)
-    ):
+    if not _is_real_dtype(array.dtype):
         raise TypeError(f"{name} must be {allowed}, got {_describe(value)}")
     if array.ndim > (1 if per_group else 0):
         raise ValueError(
@@ -162,6 +171,31 @@ def host_group_lengths(**values: Any) -> None:
         raise ValueError(
             f"per-group values must have the same length (or be scalars): {described}"
         )
+
+
+def host_lr_range(max_lr: Any, div_factor: Any, final_div_factor: Any) -> None:
+    """Host check: every learning rate of the cycle is a normal float.
+
+    The checks above run in float64; a value they pass can still overflow
+    to inf, or vanish, in the float32 the schedule computes in.
+    """
+    values = (max_lr, div_factor, final_div_factor)
+    if any(is_traced(v) for v in values):
+        return
+    info = np.finfo(np.dtype(jnp.float64 if jax.config.jax_enable_x64 else np.float32))
+    peak = np.asarray(max_lr, np.float64)
+    initial = peak / np.asarray(div_factor, np.float64)
+    low = initial / np.asarray(final_div_factor, np.float64)
+    for label, value in (
+        ("max_lr", peak),
+        ("initial_lr = max_lr / div_factor", initial),
+        ("min_lr = max_lr / div_factor / final_div_factor", low),
+    ):
+        if not np.all((value >= info.tiny) & (value <= info.max)):
+            raise ValueError(
+                f"{label} must lie between {info.tiny:.3g} and {info.max:.3g}, "
+                f"the normal numbers of {info.dtype}, got {value.tolist()}"
+            )
 
 
 def host_pct_start(pct_start: Any, three_phase: bool) -> None:

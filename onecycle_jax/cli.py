@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import stat
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -33,6 +34,12 @@ _SCHEDULE_OPTIONS = (
 )
 
 
+# A CSV row per step: ten million rows is about 400 MB of text.
+CSV_MAX_ROWS = 10_000_000
+# PyTorch's scheduler is stepped once per step, in Python.
+TORCH_MAX_STEPS = 1_000_000
+
+
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line, without the usage."""
 
@@ -49,6 +56,19 @@ def _positive_int(text: str) -> int:
         ) from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    # jax.random.key takes a 32-bit seed; a larger one overflows deep inside.
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer in [0, 2**32), got {text!r}"
+        )
     return value
 
 
@@ -89,15 +109,28 @@ def _schedule_options(parser: argparse.ArgumentParser, *, demo: bool) -> None:
 
 def _output(parser: argparse.ArgumentParser, path: str, what: str) -> None:
     # Fail before any work is done, not after a minute of training.
+    if not path:
+        parser.error(f"{what} must be a file name, got ''")
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         parser.error(f"{what} {path!r} is a directory; give a file name")
     if not os.path.isdir(folder):
         parser.error(f"{what} {path!r}: folder {folder!r} does not exist")
-    if not os.access(folder, os.W_OK) or (
-        os.path.exists(path) and not os.access(path, os.W_OK)
-    ):
-        parser.error(f"{what} {path!r} is not writable")
+    if os.path.exists(path):
+        # Root passes os.access even for a read-only file such as
+        # /proc/version, so the mode bits are asked too.
+        mode = os.stat(path).st_mode
+        if not (os.access(path, os.W_OK) and mode & 0o222):
+            parser.error(f"{what} {path!r} is not writable")
+        if stat.S_ISREG(mode) or stat.S_ISCHR(mode):
+            return
+        parser.error(f"{what} {path!r} is not a regular file")
+    try:
+        # Only creating a file shows that a folder such as /proc takes none.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+        os.remove(path)
+    except OSError as error:
+        parser.error(f"{what} {path!r} is not writable: {error.strerror or error}")
 
 
 def _image(parser: argparse.ArgumentParser, path: str) -> None:
@@ -119,7 +152,7 @@ def _schedule(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
     if total_steps is None and args.epochs is None and args.steps_per_epoch is None:
         total_steps = 1000
     try:
-        return oc.onecycle(
+        sched = oc.onecycle(
             args.max_lr,
             total_steps,
             epochs=args.epochs,
@@ -129,6 +162,12 @@ def _schedule(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
         )
     except (ValueError, TypeError) as error:
         parser.error(str(error))
+    from onecycle_jax import plot
+
+    # plot and table refuse the same schedules.
+    if plot.num_counts(sched) == 0:
+        parser.error(f"--last-epoch {args.last_epoch} leaves no step of the cycle")
+    return sched
 
 
 def _save(parser: argparse.ArgumentParser, fig: Any, path: str) -> None:
@@ -145,6 +184,12 @@ def _plot(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from onecycle_jax import plot
 
     compare = list(dict.fromkeys(args.compare or ()))
+    if "torch" in compare and int(sched.total_steps) > TORCH_MAX_STEPS:
+        parser.error(
+            f"--compare torch steps PyTorch's scheduler once per step, so it "
+            f"takes total_steps up to {TORCH_MAX_STEPS}, got "
+            f"{int(sched.total_steps)}"
+        )
     if "torch" in compare:
         try:
             import torch  # noqa: F401
@@ -168,7 +213,7 @@ def _rows(sched: Any) -> list[tuple[str, int]]:
 
     # A phase may end between two steps; its last whole step is shown.
     ends = [(name, int(np.floor(end))) for name, end in plot.named_phase_ends(sched)]
-    return [("start", 0), *ends[:-1], ("last", len(plot.counts(sched)) - 1)]
+    return [("start", 0), *ends[:-1], ("last", plot.num_counts(sched) - 1)]
 
 
 def _table(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -177,14 +222,18 @@ def _table(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     sched = _schedule(parser, args)
     from onecycle_jax import plot
 
-    steps = plot.counts(sched)
-    lr = np.asarray(sched.lr(steps))
-    momentum = np.asarray(sched.momentum(steps))
-    if not len(steps):
-        parser.error(f"--last-epoch {args.last_epoch} leaves no step of the cycle")
+    rows = plot.num_counts(sched)
+    if args.csv is not None and rows > CSV_MAX_ROWS:
+        parser.error(
+            f"--csv writes one row per step, at most {CSV_MAX_ROWS}; total_steps="
+            f"{int(sched.total_steps)} leaves {rows}"
+        )
+    names, shown = zip(*_rows(sched), strict=True)
+    lr = np.asarray(sched.lr(np.array(shown)))
+    momentum = np.asarray(sched.momentum(np.array(shown)))
     lines = [("", "step", "lr", "momentum")]
-    for name, step in _rows(sched):
-        lines.append((name, str(step), f"{lr[step]:.6g}", f"{momentum[step]:.6g}"))
+    for name, step, value, beta in zip(names, shown, lr, momentum, strict=True):
+        lines.append((name, str(step), f"{value:.6g}", f"{beta:.6g}"))
     widths = [max(len(line[i]) for line in lines) for i in range(4)]
     for line in lines:
         name, *numbers = line
@@ -192,18 +241,27 @@ def _table(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         cells += [n.rjust(w) for n, w in zip(numbers, widths[1:], strict=True)]
         print("  ".join(cells).rstrip())
     if args.csv is not None:
-        try:
-            with open(args.csv, "w", newline="") as file:
-                writer = csv.writer(file)
-                writer.writerow(["step", "lr", "momentum"])
-                # str() of a NumPy float is the shortest text that reads back
-                # as the same value in its own dtype.
-                for step, value, beta in zip(steps, lr, momentum, strict=True):
-                    writer.writerow([int(step), str(value), str(beta)])
-        except OSError as error:
-            parser.error(f"could not write --csv {args.csv!r}: {error.strerror}")
-        print(f"wrote {len(steps)} steps to {args.csv}")
+        _write_csv(parser, sched, args.csv)
     return 0
+
+
+def _write_csv(parser: argparse.ArgumentParser, sched: Any, path: str) -> None:
+    from onecycle_jax import plot
+
+    steps = plot.counts(sched)
+    lr = np.asarray(sched.lr(steps))
+    momentum = np.asarray(sched.momentum(steps))
+    try:
+        with open(path, "w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(["step", "lr", "momentum"])
+            # str() of a NumPy float is the shortest text that reads back
+            # as the same value in its own dtype.
+            for step, value, beta in zip(steps, lr, momentum, strict=True):
+                writer.writerow([int(step), str(value), str(beta)])
+    except OSError as error:
+        parser.error(f"could not write --csv {path!r}: {error.strerror}")
+    print(f"wrote {len(steps)} steps to {path}")
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -255,7 +313,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         default=defaults["max_lr"],
         help="a number, or 'auto' for the LR range test's suggestion",
     )
-    demo.add_argument("--seed", type=int, default=defaults["seed"])
+    demo.add_argument("--seed", type=_seed, default=defaults["seed"])
     demo.add_argument(
         "--batch-size", type=_positive_int, default=defaults["batch_size"]
     )
@@ -274,7 +332,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         description="Run oc.lr_range_test on the demo's model and plot the loss "
         "against the learning rate.",
     )
-    find_lr.add_argument("--seed", type=int, default=defaults["seed"])
+    find_lr.add_argument("--seed", type=_seed, default=defaults["seed"])
     find_lr.add_argument("--out", default="onecycle-find-lr.png", help="image file")
     return parser, {"plot": plot, "table": table, "demo": demo, "find-lr": find_lr}
 

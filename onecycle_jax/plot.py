@@ -13,6 +13,10 @@ A schedule can be overlaid with two references (``compare``):
 
 The last panel then shows each reference's learning rate minus ours, so a
 one-step shift is visible even where the curves overlap.
+
+A long schedule is drawn at :data:`MAX_POINTS` evenly spaced steps plus the
+steps on either side of each phase end (see :func:`plotted_counts`), so a
+plot of a hundred million steps costs what one of twenty thousand does.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ _LABELS = {
     "optax": "optax.cosine_onecycle_schedule",
 }
 _STYLES = {"torch": dict(ls="--", lw=1.5), "optax": dict(ls=":", lw=2.0)}
+# Far more points than a figure has pixels across.
+MAX_POINTS = 20_000
 
 
 def counts(sched: OneCycle) -> np.ndarray:
@@ -43,9 +49,42 @@ def counts(sched: OneCycle) -> np.ndarray:
       >>> plot.counts(oc.onecycle(0.1, total_steps=10, last_epoch=3)).tolist()
       [0, 1, 2, 3, 4, 5]
     """
+    return np.arange(num_counts(sched))
+
+
+def num_counts(sched: OneCycle) -> int:
+    """How many optax update counts a schedule's cycle spans: ``len(counts)``.
+
+    Examples:
+      >>> import onecycle_jax as oc
+      >>> from onecycle_jax import plot
+      >>> plot.num_counts(oc.onecycle(0.1, total_steps=10, last_epoch=3))
+      6
+    """
     _require_concrete(sched)
-    offset = int(sched.last_epoch) + 1
-    return np.arange(max(int(sched.total_steps) - offset, 0))
+    return max(int(sched.total_steps) - int(sched.last_epoch) - 1, 0)
+
+
+def plotted_counts(sched: OneCycle, max_points: int = MAX_POINTS) -> np.ndarray:
+    """The counts a plot evaluates: all of :func:`counts`, or a sample of them.
+
+    A cycle of more than ``max_points`` steps is sampled at ``max_points``
+    evenly spaced whole steps, plus the whole steps on either side of each
+    phase end, so the peak and the ends are drawn at their true values.
+
+    Examples:
+      >>> import onecycle_jax as oc
+      >>> from onecycle_jax import plot
+      >>> plot.plotted_counts(oc.onecycle(0.1, total_steps=105), 5).tolist()
+      [0, 26, 30, 31, 52, 78, 104]
+    """
+    n = num_counts(sched)
+    if n <= max_points:
+        return np.arange(n)
+    ends = np.array([end for _, end in named_phase_ends(sched)])
+    near = np.concatenate([np.floor(ends), np.ceil(ends)]).astype(np.int64)
+    even = np.linspace(0, n - 1, max_points).round().astype(np.int64)
+    return np.unique(np.clip(np.concatenate([even, near]), 0, n - 1))
 
 
 def named_phase_ends(sched: OneCycle) -> list[tuple[str, float]]:
@@ -69,15 +108,20 @@ def named_phase_ends(sched: OneCycle) -> list[tuple[str, float]]:
     ]
 
 
-def reference(sched: OneCycle, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+def reference(
+    sched: OneCycle, name: str, steps: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """A reference implementation's learning rate and momentum at ``counts``.
 
     Args:
       sched: a concrete, single-group schedule.
       name: ``"torch"`` or ``"optax"``.
+      steps: the counts to give values at, from :func:`counts` (all of them
+        if ``None``). PyTorch's scheduler is stepped through every step
+        whatever they are; optax's is evaluated at these only.
 
     Returns:
-      ``(lr, momentum)`` as float64 arrays over :func:`counts`; momentum is
+      ``(lr, momentum)`` as float64 arrays over ``steps``; momentum is
       ``None`` for optax, whose schedule has none.
 
     Raises:
@@ -101,7 +145,7 @@ def reference(sched: OneCycle, name: str) -> tuple[np.ndarray, np.ndarray | None
             f"{sched.group_shape}"
         )
     offset = int(sched.last_epoch) + 1
-    steps = counts(sched) + offset
+    steps = (counts(sched) if steps is None else np.asarray(steps)) + offset
     if name == "torch":
         lr, momentum = _torch(sched)
         return lr[steps], momentum[steps]
@@ -172,6 +216,8 @@ def schedule(
 ) -> Any:
     """Plots learning rate and momentum against the step, phase ends marked.
 
+    The curves pass through the values at :func:`plotted_counts`.
+
     Args:
       sched: a schedule with concrete hyperparameters.
       log: whether the learning-rate axis is logarithmic.
@@ -194,10 +240,10 @@ def schedule(
       >>> [ax.get_ylabel() for ax in fig.axes]
       ['learning rate', 'momentum', 'reference - ours']
     """
-    refs = {name: reference(sched, name) for name in dict.fromkeys(compare)}
+    steps = plotted_counts(sched)
+    refs = {name: reference(sched, name, steps) for name in dict.fromkeys(compare)}
     axes = _axes(axes, 3 if refs else 2)
     lr_ax, momentum_ax = axes[:2]
-    steps = counts(sched)
     lr = np.asarray(sched.lr(steps), np.float64)
     momentum = np.asarray(sched.momentum(steps), np.float64)
 

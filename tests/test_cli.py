@@ -34,7 +34,8 @@ def check_png(path, min_width=500, min_height=300):
 
 
 def one_error_line(capsys):
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert out == ""  # the error comes before any work is done
     assert "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -276,6 +277,13 @@ def test_console_script_and_module():
         (["table", "--base-momentum", "1.2"], "base_momentum must be in [0, 1]"),
         (["table", "--epochs", "3"], "steps_per_epoch is missing"),
         (["table", "--total-steps", "10", "--last-epoch", "9"], "leaves no step"),
+        (["plot", "--total-steps", "10", "--last-epoch", "9"], "leaves no step"),
+        (
+            ["plot", "--epochs", "2", "--steps-per-epoch", "3", "--last-epoch", "7"],
+            "--last-epoch 7 leaves no step",
+        ),
+        (["table", "--max-lr", "1e308"], "max_lr"),
+        (["plot", "--max-lr", "1e308"], "max_lr"),
         (["table", "--last-epoch", "-2"], "last_epoch must be an integer >= -1"),
         (["plot", "--out", "/no/such/folder/s.png"], "does not exist"),
         (["plot", "--out", "schedule.txt"], "unknown image type 'txt'"),
@@ -283,6 +291,20 @@ def test_console_script_and_module():
         (["plot", "--compare", "optax", "--three-phase"], "two-phase cosine"),
         (["plot", "--compare", "keras"], "invalid choice: 'keras'"),
         (["table", "--csv", "/no/such/folder/s.csv"], "does not exist"),
+        (["table", "--csv", ""], "--csv must be a file name, got ''"),
+        (["table", "--csv", "/proc/version"], "--csv '/proc/version' is not writable"),
+        (["plot", "--out", ""], "--out must be a file name"),
+        (["demo", "--out", "/proc/version.png"], "is not writable"),
+        (["find-lr", "--out", "/proc/f.png"], "is not writable"),
+        (["demo", "--seed", "99999999999999999999"], "--seed: must be an integer"),
+        (["demo", "--seed", "-1"], "in [0, 2**32), got '-1'"),
+        (["find-lr", "--seed", str(2**32)], "--seed: must be an integer in [0, 2**32)"),
+        (["find-lr", "--seed", "1.5"], "--seed: must be an integer"),
+        (
+            ["plot", "--compare", "torch", "optax", "--total-steps", "1000001"],
+            "--compare torch steps PyTorch's scheduler once per step, so it takes "
+            "total_steps up to 1000000, got 1000001",
+        ),
         (["demo", "--steps", "-3"], "--steps: must be a positive integer, got -3"),
         (["demo", "--steps", "0"], "--steps: must be a positive integer, got 0"),
         (["demo", "--max-lr", "fast"], "must be a number or 'auto'"),
@@ -313,3 +335,74 @@ def test_unwritable_out_file(capsys):
     assert exit_info.value.code == 2
     line = one_error_line(capsys)
     assert re.search(r"'/proc/schedule.png' is not writable|could not write", line)
+
+
+def test_table_csv_row_limit(tmp_path, capsys):
+    path = tmp_path / "big.csv"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["table", "--total-steps", "10000001", "--csv", str(path)])
+    assert exit_info.value.code == 2
+    line = one_error_line(capsys)
+    assert "--csv" in line and "total_steps=10000001" in line
+    assert "at most 10000000" in line
+    assert not path.exists()
+
+
+def _limit_evaluations(monkeypatch, limit):
+    # Fails a call to lr or momentum on more than `limit` counts before it
+    # runs, so a regression fails fast instead of filling the memory.
+    sizes = []
+    for name in ("lr", "momentum"):
+        method = getattr(oc.OneCycle, name)
+
+        def spy(self, count, method=method):
+            sizes.append(np.size(count))
+            assert sizes[-1] <= limit
+            return method(self, count)
+
+        monkeypatch.setattr(oc.OneCycle, name, spy)
+    return sizes
+
+
+def test_table_evaluates_only_its_rows(monkeypatch, capsys):
+    sizes = _limit_evaluations(monkeypatch, 4)
+    assert main(["table", "--total-steps", "10000000", "--three-phase"]) == 0
+    assert sizes == [4, 4]
+    capsys.readouterr()
+    # The largest count optax's int32 counter reaches.
+    assert main(["table", "--total-steps", str(2**31 - 1)]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert rows[-1].split()[:2] == ["last", str(2**31 - 2)]
+
+
+def test_plot_samples_a_long_schedule():
+    from onecycle_jax import plot
+
+    # total_steps=10**6 + 1 puts the peak between two steps.
+    sched = oc.onecycle(1.0, total_steps=10**6 + 1, last_epoch=10)
+    fig = plot.schedule(sched, compare=["optax"])
+    steps = fig.axes[0].lines[0].get_xdata()
+    assert plot.MAX_POINTS <= len(steps) <= plot.MAX_POINTS + 4
+    assert np.all(np.diff(steps) > 0) and np.all(steps == np.round(steps))
+    peak = 0.3 * (10**6 + 1) - 1 - 11
+    last = 10**6 + 1 - 11 - 1
+    assert {0, int(np.floor(peak)), int(np.ceil(peak)), last} <= set(steps)
+    for line, values in [(0, sched.lr(steps)), (1, sched.momentum(steps))]:
+        np.testing.assert_array_equal(fig.axes[line].lines[0].get_ydata(), values)
+    # The optax overlay and its difference share the sampled steps.
+    np.testing.assert_array_equal(fig.axes[0].lines[1].get_xdata(), steps)
+    np.testing.assert_array_equal(fig.axes[2].lines[0].get_xdata(), steps)
+    # A short schedule is drawn at every step.
+    fig = plot.schedule(oc.onecycle(1.0, total_steps=plot.MAX_POINTS))
+    xdata = fig.axes[0].lines[0].get_xdata()
+    np.testing.assert_array_equal(xdata, np.arange(plot.MAX_POINTS))
+
+
+def test_plot_command_is_bounded(monkeypatch, tmp_path, capsys):
+    from onecycle_jax import plot
+
+    sizes = _limit_evaluations(monkeypatch, plot.MAX_POINTS + 4)
+    path = tmp_path / "long.png"
+    assert main(["plot", "--total-steps", "100000000", "--out", str(path)]) == 0
+    assert len(sizes) == 2 and min(sizes) >= plot.MAX_POINTS
+    assert capsys.readouterr().out.strip() == f"wrote {path}"

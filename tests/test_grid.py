@@ -202,3 +202,15 @@ def test_traced_values_can_be_swept_inside_jit():
     result = peaks(jnp.array([0.5, 2.0]))
 
     np.testing.assert_allclose(result, [0.5, 0.5, 2.0, 2.0])
+
+
+def test_a_grid_is_not_indexed_by_a_bool():
+    sweep = oc.grid(max_lr=[0.1, 0.2], total_steps=10)
+    with pytest.raises(TypeError, match="indexed by an integer or a slice, got True"):
+        sweep[True]
+
+
+def test_a_combination_float32_cannot_hold_is_a_value_error():
+    # Each value passes on its own; the pair overflows initial_lr.
+    with pytest.raises(ValueError, match="initial_lr = max_lr / div_factor must lie"):
+        oc.grid(max_lr=[0.1, 1e38], div_factor=[1.0, 0.1], total_steps=10)

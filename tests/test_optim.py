@@ -256,8 +256,81 @@ def test_one_compilation_and_no_host_sync(problem):
         (lambda: oc.sgd({}, 10), ValueError, "max_lr must map at least one"),
         (lambda: oc.sgd({"a": -0.1}, 10, param_labels=["a"]), ValueError,
          "max_lr must be positive"),
+        (lambda: oc.adam(0.1, 10, max_momentum=1.0), ValueError,
+         r"max_momentum must be in \[0, 1\) for Adam's b1, got 1.0"),
+        (lambda: oc.adamw(0.1, 10, base_momentum=1.0, max_momentum=1.0),
+         ValueError, r"base_momentum must be in \[0, 1\) for Adam's b1, got 1.0"),
+        (lambda: oc.adam({"a": 0.1, "b": 0.2}, 10, max_momentum={"a": 0.9, "b": 1}),
+         ValueError, r"max_momentum must be in \[0, 1\) for Adam's b1"),
+        (lambda: oc.sgd(0.1, 10, momentum=0.9), TypeError,
+         r"sgd\(\) got an unexpected keyword argument 'momentum'.*"
+         r"cycle_momentum=False, max_momentum=0.9"),
+        (lambda: oc.adam(0.1, 10, b1=0.8), TypeError,
+         r"adam\(\) got .* 'b1'.*fixed b1 pass cycle_momentum=False, max_momentum=0.8"),
+        (lambda: oc.adamw(0.1, 10, betas=(0.9, 0.99)), TypeError,
+         r"adamw\(\) got an unexpected keyword argument 'betas'"),
+        (lambda: oc.sgd(0.1, 10, nesterov=np.int64(1)), TypeError,
+         "nesterov must be True or False"),
+        (lambda: oc.sgd(0.1, 10, weight_decay=np.bool_(True)), TypeError,
+         "weight_decay must be a number"),
     ],
 )  # fmt: skip
 def test_bad_input_is_named(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_adam_holding_b1_at_a_valid_max_momentum_ignores_base_momentum():
+    opt = oc.adam(0.1, 10, cycle_momentum=False, base_momentum=1.0, max_momentum=0.9)
+    updates, _ = opt.update(jnp.ones(2), opt.init(jnp.zeros(2)))
+    assert np.all(np.isfinite(updates))
+
+
+@pytest.mark.parametrize(
+    ("factory", "name", "dtype"),
+    [
+        (optax.adam, "mu_dtype", jnp.bfloat16),
+        (optax.adam, "mu_dtype", "bfloat16"),
+        (optax.adam, "mu_dtype", np.dtype(jnp.bfloat16)),
+        (optax.sgd, "accumulator_dtype", jnp.bfloat16),
+    ],
+)
+def test_dtype_arguments_pass_through_untouched(factory, name, dtype):
+    opt = oc.inject(factory, oc.onecycle(1e-3, 10), **{name: dtype})
+    params = {"w": jnp.ones(2)}
+    state = opt.init(params)
+    updates, state = opt.update({"w": jnp.ones(2)}, state, params)
+    # Adam's mu and SGD's trace come first among the per-parameter buffers.
+    buffer = next(x for x in jax.tree.leaves(state.inner_state) if x.shape == (2,))
+    assert buffer.dtype == jnp.bfloat16 and updates["w"].dtype == jnp.float32
+    assert np.all(np.isfinite(updates["w"]))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"weight_decay": np.int64(1)},
+        {"weight_decay": jnp.array(1)},
+        {"weight_decay": jnp.array(1.0)},
+        {"nesterov": np.True_},
+    ],
+)
+def test_numpy_and_jax_scalars_work_like_python_ones(kwargs):
+    plain = {k: bool(v) if k == "nesterov" else float(v) for k, v in kwargs.items()}
+    params = jnp.ones(2)
+
+    def first_update(opt):
+        return opt.update(jnp.ones(2), opt.init(params), params)[0]
+
+    np.testing.assert_array_equal(
+        first_update(oc.sgd(0.1, 10, **kwargs)), first_update(oc.sgd(0.1, 10, **plain))
+    )
+
+
+def test_zero_weight_decay_as_a_jax_integer():
+    params = jnp.ones(2)
+    opt = oc.sgd(0.1, 10, weight_decay=jnp.array(0))
+    np.testing.assert_array_equal(
+        opt.update(jnp.ones(2), opt.init(params), params)[0],
+        oc.sgd(0.1, 10).update(jnp.ones(2), oc.sgd(0.1, 10).init(params), params)[0],
+    )

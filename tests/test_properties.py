@@ -344,3 +344,28 @@ def test_phase_end_a_hair_below_a_step():
     np.testing.assert_allclose(
         sched.momentum(jnp.asarray(steps)), torch_momentum, rtol=1e-6
     )
+
+
+@pytest.mark.parametrize(
+    "count", [np.int64(2**32 + 5), np.int64(2**40), 2**40, 2**70, np.uint64(2**63)]
+)
+def test_counts_beyond_int32_hold_the_final_values_without_wrapping(count):
+    # Narrowing to int32 at the jit boundary would wrap 2**32 + 5 to 5.
+    sched = oc.onecycle(0.1, total_steps=10)
+    np.testing.assert_array_equal(sched(count), sched.min_lr)
+    np.testing.assert_array_equal(sched.momentum(count), np.float32(0.95))
+
+
+def test_bfloat16_hyperparameters_are_accepted():
+    sched = oc.onecycle(jnp.bfloat16(0.1), total_steps=10)
+    np.testing.assert_allclose(sched(3), float(jnp.bfloat16(0.1)) * 0.9504846, 1e-6)
+    groups = oc.onecycle(np.array([0.1, 0.2], jnp.bfloat16), total_steps=10)
+    assert groups(3).shape == (2,)
+
+
+def test_switching_x64_on_after_a_jitted_call_still_evaluates():
+    sched = oc.onecycle(0.1, total_steps=10)
+    jax.jit(sched)(3)
+    with jax.enable_x64(True):
+        value = sched(jnp.asarray(2**40, jnp.int64))
+    np.testing.assert_allclose(value, 4e-7, rtol=1e-12)

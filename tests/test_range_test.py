@@ -208,6 +208,18 @@ def test_suggestions_follow_their_definitions_on_the_valid_prefix():
 def test_suggestion_on_a_sweep_that_diverged_at_once_is_an_error():
     with pytest.raises(ValueError, match="third step"):
         made_up([1.0, 9.0, 9.0, 9.0], stopped_at=2).suggestion()
+    # Two steps that did not diverge are too few, and say so.
+    with pytest.raises(ValueError, match=r"has 2 steps.*num_steps >= 3"):
+        made_up([2.0, 1.0], stopped_at=2).suggestion()
+
+
+def test_tiny_smooth_gives_the_running_mean():
+    # 1 - 1e-30 rounds to 1 in float32; the bias correction must not.
+    result = sweep(jnp.ones(4), BATCHES, end_lr=0.1, smooth=1e-30)
+    assert int(result.stopped_at) == 100
+    losses = np.asarray(result.losses, np.float64)
+    running_mean = np.cumsum(losses) / np.arange(1, 101)
+    np.testing.assert_allclose(result.smoothed_losses, running_mean, rtol=1e-5)
 
 
 def test_jit_and_plot():
@@ -236,11 +248,16 @@ GOOD = {"start_lr": 1e-3, "end_lr": 1.0, "num_steps": 100}
         ({"end_lr": -1.0}, ValueError, r"end_lr must be a positive.*got -1.0"),
         ({"start_lr": float("nan")}, ValueError, r"start_lr must be a positive"),
         ({"start_lr": "1e-3"}, TypeError, r"start_lr must be a positive number"),
-        ({"num_steps": 1}, ValueError, r"num_steps must be an integer >= 2, got 1"),
-        ({"num_steps": 10.0}, TypeError, r"num_steps must be an integer >= 2"),
+        ({"num_steps": 1}, ValueError, r"num_steps must be an integer >= 3.*got 1"),
+        ({"num_steps": 2}, ValueError, r"num_steps must be an integer >= 3.*got 2"),
+        ({"num_steps": 10.0}, TypeError, r"num_steps must be an integer >= 3"),
         ({"step_mode": "cos"}, ValueError, r"step_mode must be 'exp' or 'linear'"),
         ({"smooth": 0.0}, ValueError, r"smooth must be a positive"),
         ({"smooth": 1.5}, ValueError, r"smooth must be in \(0, 1\], got 1.5"),
+        ({"smooth": float("inf")}, ValueError, r"smooth must be a positive, finite"),
+        ({"smooth": 1e-45}, ValueError, r"smooth must lie between 1.175e-38 and"),
+        ({"end_lr": 1e300}, ValueError, r"end_lr must lie between .*float32.*1e\+300"),
+        ({"start_lr": 1e-60}, ValueError, r"start_lr must lie between .*got 1e-60"),
         ({"diverge_threshold": 1.0}, ValueError, r"diverge_threshold must be"),
         ({"num_steps": 150}, ValueError, r"at least num_steps=150 rows.*\[100\]"),
         ({"optimizer": optax.sgd(0.1)}, TypeError, r"optimizer must be an optax"),
