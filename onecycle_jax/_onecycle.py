@@ -122,6 +122,14 @@ class OneCycle:
         ``2 * pct_start * total_steps - 2``, then ``total_steps - 1``. Steps
         are PyTorch's, which equal optax counts when ``last_epoch=-1``.
         """
+        if not any(_validate.is_traced(v) for v in (self.pct_start, self.total_steps)):
+            # float64 on the host, as PyTorch: float32 cannot hold 644245093.1.
+            peak = np.asarray(self.pct_start, np.float64) * np.asarray(
+                self.total_steps, np.float64
+            )
+            last = np.asarray(self.total_steps, np.float64) - 1
+            middle = (2 * peak - 2,) if self.three_phase else ()
+            return (peak - 1, *middle, last)
         ends = _phases.phase_ends(self.pct_start, self.total_steps, self.three_phase)
         return tuple(end.whole.astype(end.frac.dtype) + end.frac for end in ends)
 

@@ -69,16 +69,15 @@ def phase_ends(
         xp = np
         peak = np.asarray(pct_start, np.float64) * np.asarray(total_steps, np.float64)
         last = np.asarray(total_steps, np.int64) - 1
+        # pct_start * T = floor + frac exactly; the ends are whole steps away.
+        floor = np.floor(peak)
+        frac = peak - floor
+        floor = floor.astype(np.int64)
     else:
         xp = jnp
-        peak = jnp.asarray(pct_start).astype(dtype) * jnp.asarray(total_steps).astype(
-            dtype
-        )
-        last = jnp.asarray(total_steps).astype(jnp.int32) - 1
-    # pct_start * T = floor + frac exactly; the ends are whole steps away.
-    floor = xp.floor(peak)
-    frac = peak - floor
-    floor = floor.astype(xp.int64 if xp is np else jnp.int32)
+        total = jnp.asarray(total_steps).astype(jnp.int32)
+        floor, frac = _exact_product(jnp.asarray(pct_start).astype(dtype), total)
+        last = total - 1
     ends = [(*_split(floor - 1, frac, xp), floor - 1)]
     if three_phase:
         # 2 * frac may reach past 1: one more whole step inside the phase.
@@ -93,6 +92,46 @@ def phase_ends(
         )
         for whole, f, inside in ends
     )
+
+
+def _exact_product(pct: jax.Array, total: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``pct * total`` as an int32 floor plus a fraction in [0, 1), on device.
+
+    A plain float32 product is off by up to half an ulp of ``pct * total``
+    (0.125 of a step at 3e6 steps), which moves a phase end; over a phase a
+    few steps wide that is a large error. Split ``total`` into a multiple of
+    4096 and a rest (each exact in float32) and take each product exactly
+    (Dekker's two-product), so that only the rounding of ``pct`` itself
+    remains.
+    """
+    dtype = pct.dtype
+    rest = total % 4096
+    pieces = []
+    for whole in ((total - rest).astype(dtype), rest.astype(dtype)):
+        product, error = _two_product(pct, whole)
+        floor = jnp.floor(product)
+        pieces.append((floor, product - floor + error))
+    fraction = pieces[0][1] + pieces[1][1]
+    carry = jnp.floor(fraction)
+    floor = pieces[0][0].astype(jnp.int32) + pieces[1][0].astype(jnp.int32)
+    return floor + carry.astype(jnp.int32), fraction - carry
+
+
+def _two_product(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
+    # a * b == product + error exactly: halves of at most 12 (float32) or 27
+    # (float64) bits multiply without rounding, whatever FMA the compiler uses.
+    product = a * b
+    a_hi, a_lo = _halves(a)
+    b_hi, b_lo = _halves(b)
+    error = ((a_hi * b_hi - product) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    return product, error
+
+
+def _halves(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    scale = 4097.0 if x.dtype == jnp.float32 else 134217729.0  # 2**12+1, 2**27+1
+    scaled = x * scale
+    high = scaled - (scaled - x)
+    return high, x - high
 
 
 def as_count(count: Any) -> Any:

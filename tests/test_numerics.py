@@ -149,3 +149,41 @@ def test_against_mpmath(strategy):
     # Measured: 3e-15 (cos) and 1.4e-14 (linear) for the reference.
     assert worst_reference < 1e-13
     assert worst_ours <= 1e-12
+
+
+def test_traced_phase_ends_are_exact_for_the_float32_pct_start():
+    # A traced pct_start arrives rounded to float32; for that value the phase
+    # ends, and so every step, match PyTorch's float64 arithmetic.
+    rng = np.random.default_rng(7)
+    worst = 0.0
+    for shape in [s.values[0] for s in SHAPES]:
+        for _ in range(6):
+            total = int(np.exp(rng.uniform(np.log(2), np.log(3e7))))
+            top = 0.5 if shape.get("three_phase") else 1.0
+            pct_start = float(np.float32(rng.uniform(0, top)))
+            kwargs = dict(max_lr=0.1, total_steps=total, pct_start=pct_start, **shape)
+            _, ends = boundaries(kwargs, "lr")
+            near = [np.arange(int(e) - 64, int(e) + 64) for e in ends]
+            steps = np.unique(np.clip(np.concatenate(near), 0, total - 1))
+            lr, momentum = _both(oc.onecycle(**kwargs), jnp.asarray(steps, jnp.int32))
+            torch_lr, torch_momentum = torch_curve(steps, kwargs)
+            worst = max(
+                worst, _relative(lr, torch_lr), _relative(momentum, torch_momentum)
+            )
+    assert worst <= 1e-6
+
+
+def test_traced_short_linear_phase_within_the_float32_target():
+    # Found by an adversarial review: the end of the middle phase, where the
+    # phase end's error is multiplied by max_lr / initial_lr.
+    kwargs = dict(
+        max_lr=0.1,
+        total_steps=1971,
+        pct_start=0.27679647392376494,
+        three_phase=True,
+        anneal_strategy="linear",
+    )
+    steps = np.arange(1971)
+    lr, _ = _both(oc.onecycle(**kwargs), jnp.asarray(steps, jnp.int32))
+    torch_lr, _ = torch_curve(steps, kwargs)
+    assert _relative(lr, torch_lr) <= 4e-6

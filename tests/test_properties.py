@@ -369,3 +369,11 @@ def test_switching_x64_on_after_a_jitted_call_still_evaluates():
     with jax.enable_x64(True):
         value = sched(jnp.asarray(2**40, jnp.int64))
     np.testing.assert_allclose(value, 4e-7, rtol=1e-12)
+
+
+def test_phase_ends_of_a_long_cycle_keep_float64_precision():
+    # float32 would round 644245093.1 to 644245120, 27 steps late.
+    ends = oc.onecycle(0.1, total_steps=2**31 - 1, three_phase=True).phase_ends
+    assert float(ends[0]) == 0.3 * (2**31 - 1) - 1
+    assert float(ends[1]) == 2 * 0.3 * (2**31 - 1) - 2
+    assert float(ends[2]) == 2**31 - 2
