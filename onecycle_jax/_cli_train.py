@@ -7,31 +7,41 @@ nothing itself (``onecycle_jax.cli`` does) and prints their reports.
 from __future__ import annotations
 
 import argparse
-import functools
 from typing import Any
 
 import jax
-import optax
+import numpy as np
 
 import onecycle_jax as oc
 from onecycle_jax import _demo, digits
 from onecycle_jax.cli import _SCHEDULE_OPTIONS, _image, _save
 
 # Starts above the library's default (1e-7): on this model the loss is flat
-# up to about 1e-3, so the 100 steps are better spent from 1e-5 on.
-_RANGE_TEST = {"start_lr": 1e-5, "end_lr": 10.0, "num_steps": 100}
+# up to about 1e-3, so the 100 steps are better spent from 1e-4 on.
+_RANGE_TEST = {"start_lr": 1e-4, "end_lr": 10.0, "num_steps": 100}
+# One sweep's suggestion moves with the data order (about 2x on this model):
+# the commands take the median over this many orders, swept side by side.
+_ORDERS = 8
+# Over 32 seeds the median valley (0.31) trained as well as the demo's
+# tuned default within seed noise, steepest and minimum a little worse.
+_AUTO = "valley"
 
 
 def _range_test(seed: int) -> Any:
-    defaults = _demo.DEFAULTS
+    """Sweeps of plain SGD over ``_ORDERS`` data orders, vmapped."""
     steps = _RANGE_TEST["num_steps"]
-    data, params, indices = _demo.setup(seed, defaults["batch_size"], steps)
+    data, params, indices = _demo.setup(seed, _demo.DEFAULTS["batch_size"], steps)
     batches = (data.x_train[indices], data.y_train[indices])
-    optimizer = functools.partial(optax.sgd, momentum=defaults["constant_momentum"])
+    keys = jax.random.split(jax.random.fold_in(jax.random.key(seed), 2), _ORDERS)
 
-    return jax.block_until_ready(
-        oc.lr_range_test(_batch_loss, params, batches, optimizer, **_RANGE_TEST)
-    )
+    def sweep(key: Any) -> Any:
+        return oc.lr_range_test(_batch_loss, params, batches, key=key, **_RANGE_TEST)
+
+    return jax.block_until_ready(jax.vmap(sweep)(keys))
+
+
+def _median(result: Any, method: str) -> float:
+    return float(np.median(np.asarray(result.suggestion(method))))
 
 
 def _batch_loss(params: Any, batch: Any) -> Any:
@@ -42,20 +52,21 @@ def find_lr(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """``onecycle-jax find-lr``: prints the suggestions and writes the plot."""
     _image(parser, args.out)
     result = _range_test(args.seed)
-    stopped = int(result.stopped_at)
-    ending = f"diverged at step {stopped}" if result.diverged else "did not diverge"
+    diverged = int(np.sum(np.asarray(result.diverged)))
     print(
-        f"LR range test on the digits MLP: {_RANGE_TEST['num_steps']} steps, lr "
-        f"{_RANGE_TEST['start_lr']:g} to {_RANGE_TEST['end_lr']:g}; {ending}"
+        f"LR range test on the digits MLP: plain SGD, {_RANGE_TEST['num_steps']} "
+        f"steps, lr {_RANGE_TEST['start_lr']:g} to {_RANGE_TEST['end_lr']:g}, "
+        f"{_ORDERS} data orders ({diverged} diverged); median suggestions:"
     )
     for method in ("steepest", "valley", "minimum"):
-        print(f"  {method:<9} {float(result.suggestion(method)):.4g}")
-    print("demo --max-lr auto uses 'steepest'")
+        print(f"  {method:<9} {_median(result, method):.4g}")
+    print(f"demo --max-lr auto uses '{_AUTO}'")
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7, 4.5), layout="constrained")
-    ax = result.plot(fig.add_subplot())
-    ax.set_title("LR range test, digits MLP, SGD with momentum 0.9")
+    first = jax.tree.map(lambda leaf: leaf[0], result)
+    ax = first.plot(fig.add_subplot())
+    ax.set_title("LR range test, digits MLP, plain SGD (first data order)")
     _save(parser, fig, args.out)
     return 0
 
@@ -73,7 +84,7 @@ def demo(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             f"images, got {args.batch_size}"
         )
     if args.max_lr == "auto":
-        args.max_lr = float(_range_test(args.seed).suggestion())
+        args.max_lr = _median(_range_test(args.seed), _AUTO)
         print(f"--max-lr auto: the LR range test suggests {args.max_lr:.4g}")
     try:
         oc.onecycle(args.max_lr, args.steps, **kwargs)

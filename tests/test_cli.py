@@ -233,9 +233,13 @@ def test_find_lr(tmp_path, capsys):
 
 def test_demo_max_lr_auto(tmp_path, capsys):
     path = tmp_path / "demo.png"
+    assert main(["find-lr", "--out", str(tmp_path / "find_lr.png")]) == 0
+    valley = re.search(r"^  valley +(\S+)$", capsys.readouterr().out, re.MULTILINE)
     assert main(["demo", "--max-lr", "auto", "--steps", "20", "--out", str(path)]) == 0
     out = capsys.readouterr().out
     suggested = float(re.search(r"suggests (\S+)", out).group(1))
+    # auto is the median valley of the same sweeps find-lr reports.
+    assert f"{suggested:.4g}" == valley.group(1)
     assert f"one cycle, max_lr={suggested:.3g}" in out
 
 
