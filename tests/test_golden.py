@@ -17,9 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from torch_replica import boundaries, torch_values
 
 import onecycle_jax as oc
+from benchmarks.torch_replica import boundaries, torch_values
 
 GOLDEN = json.loads(
     (Path(__file__).parent / "golden" / "onecycle_torch.json").read_text()

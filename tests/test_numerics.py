@@ -19,9 +19,9 @@ import jax.numpy as jnp
 import mpmath
 import numpy as np
 import pytest
-from torch_replica import boundaries, torch_curve
 
 import onecycle_jax as oc
+from benchmarks.torch_replica import boundaries, torch_curve
 
 CHUNK = 1 << 20
 SHAPES = [

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jax.extend import core as jax_core
-from torch_replica import boundaries, torch_curve
 
 import onecycle_jax as oc
+from benchmarks.torch_replica import boundaries, torch_curve
 
 # One count shape for every example: the curve compiles once per shape.
 COUNTS = np.arange(-3, 2045)

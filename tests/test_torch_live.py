@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch_replica import torch_curve
 
 import onecycle_jax as oc
+from benchmarks.torch_replica import torch_curve
 
 _SCRIPT = Path(__file__).parent / "golden" / "make_golden.py"
 _spec = importlib.util.spec_from_file_location("make_golden", _SCRIPT)
