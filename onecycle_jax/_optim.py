@@ -31,10 +31,7 @@ def _nonnegative(name: str, value: Any, below: float = np.inf) -> Any:
         if _validate._is_real_number(value) or isinstance(value, np.ndarray | jax.Array)
         else None
     )
-    if array is None or not (
-        np.issubdtype(array.dtype, np.integer)
-        or np.issubdtype(array.dtype, np.floating)
-    ):
+    if array is None or not _validate._is_real_dtype(array.dtype):
         raise TypeError(f"{name} must be a number, got {_validate._describe(value)}")
     if array.ndim != 0:
         raise ValueError(f"{name} must be a scalar, got shape {array.shape}")

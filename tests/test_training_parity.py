@@ -86,8 +86,9 @@ CASES = {
 }
 # Each case runs both anneal strategies and both shapes, in two runs.
 SHAPES = [
-    {"anneal_strategy": "cos", "three_phase": False},
-    {"anneal_strategy": "linear", "three_phase": True},
+    {"anneal_strategy": strategy, "three_phase": three_phase}
+    for strategy in ("cos", "linear")
+    for three_phase in (False, True)
 ]
 
 
@@ -143,7 +144,9 @@ def assert_paths_agree(ours, theirs, rtol):
     np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("schedule_kw", SHAPES, ids=["cos-2phase", "linear-3phase"])
+@pytest.mark.parametrize(
+    "schedule_kw", SHAPES, ids=["cos-2", "cos-3", "linear-2", "linear-3"]
+)
 @pytest.mark.parametrize("case", list(CASES))
 def test_float64_parity(problem, case, schedule_kw):
     theirs = torch_path(problem, case, schedule_kw, torch.float64)
