@@ -249,7 +249,14 @@ def _resolve_total_steps(total_steps: Any, epochs: Any, steps_per_epoch: Any) ->
             "(total_steps = epochs * steps_per_epoch), or pass total_steps"
         )
     if _validate.is_traced(product):
-        return product
+        # No error can be raised on traced values: an impossible product
+        # becomes total_steps 0, which onecycle_jax.check reports.
+        epochs, steps_per_epoch = (
+            jnp.asarray(v).astype(jnp.int32) for v in (epochs, steps_per_epoch)
+        )
+        fits = (epochs >= 1) & (steps_per_epoch >= 1)
+        fits &= epochs <= _validate.INT32_MAX // jnp.maximum(steps_per_epoch, 1)
+        return jnp.where(fits, epochs * steps_per_epoch, 0)
     if product > _validate.INT32_MAX:
         raise ValueError(
             f"epochs * steps_per_epoch must be at most 2**31 - 1, got "

@@ -204,16 +204,22 @@ def host_pct_start(pct_start: Any, three_phase: bool) -> None:
         raise ValueError(f"pct_start must be {THREE_PHASE_RULE}, got {pct_start}")
 
 
-def check(schedule: Any) -> None:
+def check(schedule: Any, *, adam: bool = False) -> None:
     """Checks a schedule's traced hyperparameters inside compiled code.
 
     Host values are checked when a schedule is built; values that are
     traced (a ``jax.vmap`` sweep, a schedule passed into ``jax.jit``) cannot
     be, so call this under :func:`jax.experimental.checkify.checkify` to
-    check them with the same rules and messages.
+    check them with the same rules and messages: each hyperparameter's
+    range, ``pct_start`` of a three-phase cycle, and that ``initial_lr`` and
+    ``min_lr`` are normal numbers of the float dtype. A traced
+    ``epochs * steps_per_epoch`` that overflows int32, or has a factor below
+    1, reaches the schedule as ``total_steps`` 0, which this reports.
 
     Args:
       schedule: a :class:`~onecycle_jax.OneCycle`.
+      adam: also require both momenta below 1, as Adam's ``b1`` must be
+        (:func:`onecycle_jax.adam` checks concrete values itself).
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -246,3 +252,21 @@ def check(schedule: Any) -> None:
             f"pct_start must be {THREE_PHASE_RULE}, got {{}}",
             value,
         )
+    info = jnp.finfo(jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
+    for label, value in (
+        ("initial_lr", schedule.initial_lr),
+        ("min_lr", schedule.min_lr),
+    ):
+        checkify.check(
+            jnp.all(jnp.isfinite(value) & (value >= info.tiny)),
+            f"{label} must be a normal {info.dtype} number, got {{}}",
+            value,
+        )
+    if adam:
+        for name in ("base_momentum", "max_momentum"):
+            value = jnp.asarray(getattr(schedule, name))
+            checkify.check(
+                jnp.all(value < 1),
+                f"{name} must be below 1 for Adam's b1, got {{}}",
+                value,
+            )

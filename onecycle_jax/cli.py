@@ -201,7 +201,12 @@ def _plot(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     try:
-        fig = plot.schedule(sched, log=args.log, compare=compare)
+        try:
+            fig = plot.schedule(sched, log=args.log, compare=compare)
+        except ZeroDivisionError as error:
+            compare.remove("torch")
+            print(f"note: {error}; it is not overlaid", file=sys.stderr)
+            fig = plot.schedule(sched, log=args.log, compare=compare)
     except ValueError as error:
         parser.error(f"--compare: {error}")
     _save(parser, fig, args.out)

@@ -126,6 +126,9 @@ def reference(
 
     Raises:
       ImportError: ``name`` is ``"torch"`` and torch is not installed.
+      ZeroDivisionError: ``name`` is ``"torch"`` and PyTorch's scheduler
+        divides by zero for this schedule (a phase of zero steps, such as
+        ``pct_start * total_steps == 1``).
       ValueError: ``name`` is unknown, the schedule has parameter groups, or
         optax has no schedule of this shape (it has only the two-phase
         cosine one).
@@ -196,14 +199,21 @@ def _torch(sched: OneCycle) -> tuple[np.ndarray, np.ndarray]:
     )
     group = optimizer.param_groups[0]
     lr, momentum = np.empty(total), np.empty(total)
-    for step in range(total):
-        lr[step], momentum[step] = group["lr"], group["momentum"]
-        # PyTorch raises if stepped past total_steps, so the last step stops
-        # at recording; param has no gradient, so optimizer.step() moves
-        # nothing (it is there because OneCycleLR checks the call order).
-        if step + 1 < total:
-            optimizer.step()
-            scheduler.step()
+    try:
+        for step in range(total):
+            lr[step], momentum[step] = group["lr"], group["momentum"]
+            # PyTorch raises if stepped past total_steps, so the last step
+            # stops at recording; param has no gradient, so optimizer.step()
+            # moves nothing (it is there because OneCycleLR checks the order).
+            if step + 1 < total:
+                optimizer.step()
+                scheduler.step()
+    except ZeroDivisionError as error:
+        raise ZeroDivisionError(
+            "PyTorch's OneCycleLR divides by zero for this schedule (a phase "
+            f"of zero steps: total_steps={total}, "
+            f"pct_start={float(sched.pct_start)}), so it has no values to compare"
+        ) from error
     return lr, momentum
 
 
@@ -230,7 +240,8 @@ def schedule(
       The matplotlib ``Figure``.
 
     Raises:
-      ImportError, ValueError: as :func:`reference`; ValueError also for a
+      ImportError, ValueError, ZeroDivisionError: as :func:`reference`;
+        ValueError also for a
         wrong number of ``axes``.
 
     Examples:

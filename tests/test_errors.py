@@ -426,3 +426,35 @@ def test_a_learning_rate_float32_cannot_hold_is_a_value_error(kwargs, match):
 def test_complex_traced_hyperparameters_are_a_type_error():
     with pytest.raises(TypeError, match="max_lr must be a real number, got a traced"):
         jax.jit(lambda m: oc.onecycle(m, 10)(3))(jnp.complex64(1))
+
+
+def _checked_build(build):
+    def run(*args):
+        sched = build(*args)
+        oc.check(sched, adam=True)
+        return sched(3)
+
+    return jax.jit(checkify.checkify(run))
+
+
+@pytest.mark.parametrize(("epochs", "steps"), [(100_000, 100_000), (-2, -5), (0, 7)])
+def test_check_reports_an_impossible_traced_epoch_product(epochs, steps):
+    # int32 would wrap 1e10 to 1410065408, and -2 * -5 is 10: both silent.
+    run = _checked_build(lambda e, s: oc.onecycle(0.1, epochs=e, steps_per_epoch=s))
+    error, _ = run(jnp.int32(epochs), jnp.int32(steps))
+    assert "total_steps must be a positive integer" in error.get()
+    error, _ = run(jnp.int32(3), jnp.int32(7))
+    assert error.get() is None
+
+
+def test_check_reports_traced_momenta_adam_cannot_take():
+    run = _checked_build(lambda m: oc.onecycle(0.1, 10, max_momentum=m))
+    error, _ = run(jnp.float32(1.0))
+    assert "max_momentum must be below 1 for Adam's b1, got 1.0" in error.get()
+
+
+@pytest.mark.parametrize("div_factor", [1e-38, 1e38])
+def test_check_reports_traced_learning_rates_float32_cannot_hold(div_factor):
+    run = _checked_build(lambda d: oc.onecycle(0.1, 10, div_factor=d))
+    error, _ = run(jnp.float32(div_factor))
+    assert "initial_lr must be a normal float32 number" in error.get()
