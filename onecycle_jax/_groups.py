@@ -55,7 +55,19 @@ def schedules(
 
 
 def split(sched: OneCycle) -> dict[int, OneCycle]:
-    """A schedule with per-group leaves of shape ``(groups,)``, one per index."""
+    """A schedule with per-group leaves of shape ``(groups,)``, one per index.
+
+    Raises:
+      ValueError: the schedule has no per-group values.
+    """
+    if sched.group_shape == ():
+        raise ValueError(
+            "param_labels needs per-group values, but the schedule has one "
+            "value for every parameter (group shape ()): pass max_lr (or "
+            "base_momentum, max_momentum) as a mapping from group label to "
+            "value, or a schedule with one value per group index 0, 1, ...; "
+            "without param_labels one schedule drives every parameter"
+        )
     (groups,) = sched.group_shape
     return {
         index: jax.tree.map(
@@ -65,17 +77,29 @@ def split(sched: OneCycle) -> dict[int, OneCycle]:
     }
 
 
+def _names(found: list[Any]) -> str:
+    return "; ".join("{" + ", ".join(sorted(map(str, hp))) + "}" for hp in found)
+
+
 def _find(state: Any) -> list[Any]:
     if isinstance(
         state,
         optax.InjectStatefulHyperparamsState | optax.InjectHyperparamsState,
     ):
-        return [dict(state.hyperparams)]
+        # An injected optimizer may wrap another (optax.inject_hyperparams
+        # around a chain holding oc.sgd): both count, so that is ambiguous.
+        return [dict(state.hyperparams), *_find(state.inner_state)]
     if isinstance(state, optax.transforms.PartitionState):
         groups = {}
         for label, inner in state.inner_states.items():
             found = _find(inner)
-            if len(found) == 1:
+            if len(found) > 1:
+                raise ValueError(
+                    f"opt_state's partition group {label!r} holds {len(found)} "
+                    f"sets of injected hyperparameters ({_names(found)}), so "
+                    "which to report is ambiguous"
+                )
+            if found:
                 groups[label] = found[0]
         return [groups] if groups else []
     if isinstance(state, tuple | list):
@@ -105,7 +129,9 @@ def hyperparams(opt_state: Any) -> dict[Any, Any]:
 
     Raises:
       ValueError: the state holds no injected hyperparameters, or more than
-        one set outside a partition, so which to report is ambiguous.
+        one set outside a partition or within one partition group (one
+        ``optax.inject_hyperparams`` inside another counts as two), so which
+        to report is ambiguous.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -123,5 +149,6 @@ def hyperparams(opt_state: Any) -> dict[Any, Any]:
             f"opt_state must hold one optax.inject_hyperparams state (as "
             f"onecycle_jax's optimizers build), found {what} injected "
             f"hyperparameters in a {type(opt_state).__name__}"
+            + (f" ({_names(found)})" if found else "")
         )
     return found[0]

@@ -102,7 +102,14 @@ def _one(
     sched: OneCycle,
     momentum: str | None,
     fixed: dict[str, Any],
+    label: Hashable | None = None,
 ) -> optax.GradientTransformationExtraArgs:
+    if sched.group_shape != () and label is not None:
+        raise ValueError(
+            f"sched[{label!r}] has per-group hyperparameters (group shape "
+            f"{sched.group_shape}); a schedule in a mapping of groups must be "
+            "single-group (one value per hyperparameter)"
+        )
     if sched.group_shape != ():
         raise ValueError(
             f"sched has per-group hyperparameters (group shape {sched.group_shape}); "
@@ -173,8 +180,10 @@ def inject(
       optimizer: an optax optimizer factory taking ``learning_rate``, such as
         ``optax.lion`` or ``optax.sgd``.
       sched: a :class:`~onecycle_jax.OneCycle`; for parameter groups, a
-        mapping from group label to schedule, or one schedule with per-group
-        values whose labels are the group indices ``0, 1, ...``.
+        mapping from group label to single-group schedule, or one schedule
+        with per-group values whose labels are the group indices
+        ``0, 1, ...``. A single-group schedule with ``param_labels`` is an
+        error: the labels would have no values to pick between.
       momentum: the hyperparameter that follows ``sched.momentum``, or None
         to cycle the learning rate only; the default, ``"auto"``, picks
         ``"momentum"`` or else ``"b1"``, whichever the optimizer takes.
@@ -243,6 +252,9 @@ def inject(
             "pytree of labels (or a function of the params returning one)"
         )
     return optax.partition(
-        {label: _one(optimizer, g, momentum, fixed) for label, g in groups.items()},
+        {
+            label: _one(optimizer, g, momentum, fixed, label)
+            for label, g in groups.items()
+        },
         param_labels,
     )

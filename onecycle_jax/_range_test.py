@@ -272,8 +272,10 @@ def lr_range_test(
                 f"diverge_threshold must be a scalar greater than 1, got {threshold!r}"
             )
 
-    lrs = _grid(start_lr, end_lr, int(num_steps), step_mode)
+    # The batches are checked before the grid is built: a num_steps beyond
+    # their rows is reported as such, not as a failed allocation.
     batches = _stack(batches, int(num_steps), key)
+    lrs = _grid(start_lr, end_lr, int(num_steps), step_mode)
     losses, smoothed, stopped_at = _sweep(
         loss_fn,
         optimizer,

@@ -205,7 +205,7 @@ def _plot(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             fig = plot.schedule(sched, log=args.log, compare=compare)
         except ZeroDivisionError as error:
             compare.remove("torch")
-            print(f"note: {error}; it is not overlaid", file=sys.stderr)
+            print(f"note: {error}, so it is not overlaid", file=sys.stderr)
             fig = plot.schedule(sched, log=args.log, compare=compare)
     except ValueError as error:
         parser.error(f"--compare: {error}")

@@ -184,22 +184,22 @@ def _torch(sched: OneCycle) -> tuple[np.ndarray, np.ndarray]:
     total = int(sched.total_steps)
     param = torch.zeros(1, requires_grad=True)
     optimizer = torch.optim.SGD([param], lr=0.0, momentum=float(sched.max_momentum))
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer,
-        max_lr=float(sched.max_lr),
-        total_steps=total,
-        pct_start=float(sched.pct_start),
-        anneal_strategy=sched.anneal_strategy,
-        cycle_momentum=sched.cycle_momentum,
-        base_momentum=float(sched.base_momentum),
-        max_momentum=float(sched.max_momentum),
-        div_factor=float(sched.div_factor),
-        final_div_factor=float(sched.final_div_factor),
-        three_phase=sched.three_phase,
-    )
-    group = optimizer.param_groups[0]
-    lr, momentum = np.empty(total), np.empty(total)
     try:
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=float(sched.max_lr),
+            total_steps=total,
+            pct_start=float(sched.pct_start),
+            anneal_strategy=sched.anneal_strategy,
+            cycle_momentum=sched.cycle_momentum,
+            base_momentum=float(sched.base_momentum),
+            max_momentum=float(sched.max_momentum),
+            div_factor=float(sched.div_factor),
+            final_div_factor=float(sched.final_div_factor),
+            three_phase=sched.three_phase,
+        )
+        group = optimizer.param_groups[0]
+        lr, momentum = np.empty(total), np.empty(total)
         for step in range(total):
             lr[step], momentum[step] = group["lr"], group["momentum"]
             # PyTorch raises if stepped past total_steps, so the last step
@@ -212,7 +212,7 @@ def _torch(sched: OneCycle) -> tuple[np.ndarray, np.ndarray]:
         raise ZeroDivisionError(
             "PyTorch's OneCycleLR divides by zero for this schedule (a phase "
             f"of zero steps: total_steps={total}, "
-            f"pct_start={float(sched.pct_start)}), so it has no values to compare"
+            f"pct_start={float(sched.pct_start)})"
         ) from error
     return lr, momentum
 

@@ -410,3 +410,17 @@ def test_plot_command_is_bounded(monkeypatch, tmp_path, capsys):
     assert main(["plot", "--total-steps", "100000000", "--out", str(path)]) == 0
     assert len(sizes) == 2 and min(sizes) >= plot.MAX_POINTS
     assert capsys.readouterr().out.strip() == f"wrote {path}"
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("steps, pct", [("10", "0.1"), ("1", "1")])
+def test_plot_skips_torch_where_it_divides_by_zero(tmp_path, capsys, steps, pct):
+    pytest.importorskip("torch")
+    path = tmp_path / "compare.png"
+    options = ["--total-steps", steps, "--pct-start", pct, "--out", str(path)]
+    assert main(["plot", "--compare", "torch", "optax", *options]) == 0
+    err = capsys.readouterr().err
+    assert "OneCycleLR divides by zero" in err and "not overlaid" in err
+    assert len(err.strip().splitlines()) == 1
+    height, width = check_png(path).shape[:2]
+    assert height > 0.9 * width  # the optax overlay is still drawn

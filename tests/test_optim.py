@@ -203,6 +203,21 @@ def test_hyperparams_found_inside_wrappers():
         oc.hyperparams(both.init(jnp.zeros(2)))
 
 
+def test_hyperparams_ambiguous_inside_a_group_or_an_injection_raises():
+    params = {"a": jnp.ones(2), "b": jnp.ones(3)}
+    both = optax.chain(oc.sgd(0.1, 10), oc.adam(0.1, 10))
+    split = optax.partition({"x": both, "y": oc.sgd(0.1, 10)}, {"a": "x", "b": "y"})
+    match = r"group 'x' holds 2 sets .*\{b1, b2, eps, learning_rate\}"
+    with pytest.raises(ValueError, match=match):
+        oc.hyperparams(split.init(params))
+    outer = optax.inject_hyperparams(
+        lambda learning_rate: optax.chain(optax.scale(learning_rate), oc.sgd(0.1, 10))
+    )(learning_rate=1.0)
+    match = r"found 2 sets .*\{learning_rate\}; \{learning_rate, momentum\}"
+    with pytest.raises(ValueError, match=match):
+        oc.hyperparams(outer.init(params))
+
+
 def test_one_compilation_and_no_host_sync(problem):
     data, params, _ = problem
     opt = oc.sgd(0.1, 300, nesterov=True, weight_decay=1e-4)
@@ -242,6 +257,13 @@ def test_one_compilation_and_no_host_sync(problem):
          "pass param_labels"),
         (lambda: oc.inject(optax.sgd, {"a": oc.onecycle(0.1, 10)}), ValueError,
          "pass param_labels"),
+        (lambda: oc.sgd(0.1, 10, param_labels={"a": "x", "b": "x"}), ValueError,
+         r"param_labels needs per-group values.*group shape \(\)"),
+        (lambda: oc.inject(optax.sgd, oc.onecycle(0.1, 10), param_labels=[0]),
+         ValueError, r"param_labels needs per-group values"),
+        (lambda: oc.inject(optax.sgd, {"x": oc.onecycle([0.1, 0.2], 10)},
+                           param_labels=["x"]),
+         ValueError, r"sched\['x'\] has per-group .*must be single-group"),
         (lambda: oc.inject(optax.scale_by_sign, oc.onecycle(0.1, 10)), ValueError,
          "must take a learning_rate"),
         (lambda: oc.sgd(0.1, 10, weight_decay=-1.0), ValueError,

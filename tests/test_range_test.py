@@ -260,6 +260,8 @@ GOOD = {"start_lr": 1e-3, "end_lr": 1.0, "num_steps": 100}
         ({"start_lr": 1e-60}, ValueError, r"start_lr must lie between .*got 1e-60"),
         ({"diverge_threshold": 1.0}, ValueError, r"diverge_threshold must be"),
         ({"num_steps": 150}, ValueError, r"at least num_steps=150 rows.*\[100\]"),
+        # Checked before anything of num_steps elements is built.
+        ({"num_steps": 10**12}, ValueError, r"at least num_steps=1000000000000 rows"),
         ({"optimizer": optax.sgd(0.1)}, TypeError, r"optimizer must be an optax"),
     ],
 )
