@@ -1,12 +1,12 @@
 """onecycle-jax: exact, pure one-cycle learning-rate and momentum schedules."""
 
+from onecycle_jax._build import onecycle as onecycle
+from onecycle_jax._build import onecycle_lr as onecycle_lr
+from onecycle_jax._build import onecycle_momentum as onecycle_momentum
 from onecycle_jax._grid import grid as grid
 from onecycle_jax._groups import hyperparams as hyperparams
 from onecycle_jax._inject import inject as inject
 from onecycle_jax._onecycle import OneCycle as OneCycle
-from onecycle_jax._onecycle import onecycle as onecycle
-from onecycle_jax._onecycle import onecycle_lr as onecycle_lr
-from onecycle_jax._onecycle import onecycle_momentum as onecycle_momentum
 from onecycle_jax._optim import adam as adam
 from onecycle_jax._optim import adamw as adamw
 from onecycle_jax._optim import sgd as sgd

@@ -118,7 +118,8 @@ def grid(
       >>> sweep(jnp.arange(8)).shape
       (8, 4)
     """
-    from onecycle_jax._onecycle import OneCycle, onecycle
+    from onecycle_jax._build import onecycle
+    from onecycle_jax._onecycle import OneCycle
 
     given = {
         "max_lr": max_lr,

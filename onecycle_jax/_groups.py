@@ -15,7 +15,8 @@ import jax
 import numpy as np
 import optax
 
-from onecycle_jax._onecycle import OneCycle, onecycle
+from onecycle_jax._build import onecycle
+from onecycle_jax._onecycle import OneCycle
 
 PER_GROUP = ("max_lr", "base_momentum", "max_momentum")
 

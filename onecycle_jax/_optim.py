@@ -15,8 +15,9 @@ import numpy as np
 import optax
 
 from onecycle_jax import _groups, _validate
+from onecycle_jax._build import _static_bool, onecycle
 from onecycle_jax._inject import inject
-from onecycle_jax._onecycle import OneCycle, _static_bool, onecycle
+from onecycle_jax._onecycle import OneCycle
 
 _ONECYCLE_KWARGS = tuple(inspect.signature(onecycle).parameters)[2:]
 
