@@ -251,10 +251,26 @@ def inject(
             "sched gives one schedule per group label; pass param_labels too, a "
             "pytree of labels (or a function of the params returning one)"
         )
-    return optax.partition(
+    partitioned = optax.partition(
         {
             label: _one(optimizer, g, momentum, fixed, label)
             for label, g in groups.items()
         },
         param_labels,
     )
+
+    def init_fn(params: Any) -> Any:
+        # optax.partition ignores a group no parameter carries; a schedule
+        # given for it is most likely a misspelt label.
+        labels = param_labels(params) if callable(param_labels) else param_labels
+        used = set(jax.tree.leaves(labels))
+        unused = [label for label in groups if label not in used]
+        if unused:
+            raise ValueError(
+                f"no parameter is labelled {', '.join(map(repr, unused))}, though "
+                f"sched has a schedule for it; param_labels uses "
+                f"{', '.join(sorted(map(repr, used)))}"
+            )
+        return partitioned.init(params)
+
+    return optax.GradientTransformationExtraArgs(init_fn, partitioned.update)

@@ -356,3 +356,12 @@ def test_zero_weight_decay_as_a_jax_integer():
         opt.update(jnp.ones(2), opt.init(params), params)[0],
         oc.sgd(0.1, 10).update(jnp.ones(2), oc.sgd(0.1, 10).init(params), params)[0],
     )
+
+
+@pytest.mark.parametrize(
+    "labels", [{"a": "x", "b": "x"}, lambda params: {"a": "x", "b": "x"}]
+)
+def test_a_group_no_parameter_carries_is_an_error(labels):
+    opt = oc.sgd({"x": 0.1, "y": 0.2}, 10, param_labels=labels)
+    with pytest.raises(ValueError, match="no parameter is labelled 'y'"):
+        opt.init({"a": jnp.ones(2), "b": jnp.ones(2)})
