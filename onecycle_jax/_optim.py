@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-import jax
 import numpy as np
 import optax
 
@@ -22,24 +21,10 @@ from onecycle_jax._onecycle import OneCycle
 _ONECYCLE_KWARGS = tuple(inspect.signature(onecycle).parameters)[2:]
 
 
-def _nonnegative(name: str, value: Any, below: float = np.inf) -> Any:
-    # The types oc.onecycle takes for its numbers: Python, NumPy and JAX
-    # integers and floats, scalar arrays included, but no bools.
-    if _validate.is_traced(value):
-        return value
-    array = (
-        np.asarray(value)
-        if _validate._is_real_number(value) or isinstance(value, np.ndarray | jax.Array)
-        else None
-    )
-    if array is None or not _validate._is_real_dtype(array.dtype):
-        raise TypeError(f"{name} must be a number, got {_validate._describe(value)}")
-    if array.ndim != 0:
-        raise ValueError(f"{name} must be a scalar, got shape {array.shape}")
-    if not 0 <= float(array) < below:
-        allowed = "non-negative and finite" if below == np.inf else f"in [0, {below})"
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    return float(array)
+def _number(name: str, value: Any) -> Any:
+    # The checks oc.onecycle makes, on the rules for the optimizers' numbers.
+    checked = _validate.host_float(name, value)
+    return checked if _validate.is_traced(checked) else float(checked)
 
 
 def _schedules(
@@ -156,7 +141,7 @@ def sgd(
     """
     sched = _schedules("sgd", max_lr, total_steps, onecycle_kwargs)
     nesterov = _static_bool("nesterov", nesterov)
-    weight_decay = _nonnegative("weight_decay", weight_decay)
+    weight_decay = _number("weight_decay", weight_decay)
     if not _validate.is_traced(weight_decay) and float(weight_decay) == 0:
         return inject(
             _torch_sgd_no_decay, sched, "momentum", param_labels=param_labels,
@@ -211,7 +196,7 @@ def adam(
     _adam_momentum(sched)
     return inject(
         _adam, sched, "b1", param_labels=param_labels,
-        b2=_nonnegative("b2", b2, below=1.0), eps=_nonnegative("eps", eps),
+        b2=_number("b2", b2), eps=_number("eps", eps),
     )  # fmt: skip
 
 
@@ -258,6 +243,6 @@ def adamw(
     _adam_momentum(sched)
     return inject(
         _adamw, sched, "b1", param_labels=param_labels,
-        b2=_nonnegative("b2", b2, below=1.0), eps=_nonnegative("eps", eps),
-        weight_decay=_nonnegative("weight_decay", weight_decay),
+        b2=_number("b2", b2), eps=_number("eps", eps),
+        weight_decay=_number("weight_decay", weight_decay),
     )  # fmt: skip

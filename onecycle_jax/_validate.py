@@ -37,7 +37,15 @@ FLOAT_RULES: dict[str, _Rule] = {
     "pct_start": (lambda x, xp: (x >= 0) & (x <= 1), "in [0, 1]"),
     "base_momentum": (lambda x, xp: (x >= 0) & (x <= 1), "in [0, 1]"),
     "max_momentum": (lambda x, xp: (x >= 0) & (x <= 1), "in [0, 1]"),
+    # The optimizers' own numbers (onecycle_jax.sgd, adam, adamw).
+    "weight_decay": (
+        lambda x, xp: (x >= 0) & xp.isfinite(x),
+        "non-negative and finite",
+    ),
+    "eps": (lambda x, xp: (x >= 0) & xp.isfinite(x), "non-negative and finite"),
+    "b2": (lambda x, xp: (x >= 0) & (x < 1), "in [0, 1.0)"),
 }
+_OPTIMIZER_ONLY = ("weight_decay", "eps", "b2")
 INT_RULES: dict[str, _Rule] = {
     "total_steps": (
         lambda x, xp: (x >= 1) & (x <= INT32_MAX),
@@ -235,6 +243,8 @@ def check(schedule: Any, *, adam: bool = False) -> None:
       max_lr must be positive and finite, got -1.0 ...
     """
     for name, (predicate, rule) in FLOAT_RULES.items():
+        if name in _OPTIMIZER_ONLY:
+            continue
         value = jnp.asarray(getattr(schedule, name))
         checkify.check(
             jnp.all(predicate(value, jnp)), f"{name} must be {rule}, got {{}}", value
